@@ -1,0 +1,41 @@
+"The command-line tools, run as a user runs them: in a subprocess"
+import subprocess, sys
+from pathlib import Path
+
+
+def run(*args):
+    return subprocess.run(['collab_data', *args], capture_output=True, text=True, timeout=120)
+
+
+def test_collab_data_real(real_path):
+    r = run('--path', str(real_path))
+    assert r.returncode == 0, r.stderr
+    assert 'ML-100K, md5 verified' in r.stdout and '943 users, 1682 movies, 100,000 ratings, 6.3% dense' in r.stdout
+
+
+def test_collab_data_synthetic(synthetic_path):
+    r = run('--path', str(synthetic_path))
+    assert r.returncode == 0 and 'synthetic stand-in, NOT the real data' in r.stdout
+
+
+def test_collab_data_bad_folder(tmp_path):
+    r = run('--path', str(tmp_path))
+    assert r.returncode == 2
+    assert r.stderr.strip() == f'collab_data: path: no u.data in {tmp_path}; point it at the extracted ml-100k folder'
+    assert 'Traceback' not in r.stderr
+
+
+def test_collab_data_bad_file(synthetic_path, tmp_path):
+    bad = tmp_path/'bad'; bad.mkdir()
+    for f in ('u.item', 'u.user'): (bad/f).write_bytes((synthetic_path/f).read_bytes())
+    (bad/'u.data').write_text('1\t2\t3\t4\n1\t3\t9\t4\n')
+    r = run('--path', str(bad))
+    assert r.returncode == 2 and 'u.data, line 2: rating 9 is outside 1..5' in r.stderr and 'Traceback' not in r.stderr
+
+
+def test_readme_test_command_is_what_ci_runs():
+    root = Path(__file__).resolve().parent.parent
+    readme, ci = (root/'README.md').read_text(), (root/'.ci'/'run').read_text()
+    commands = readme.split('```sh\n')[1].split('```')[0].strip().splitlines()
+    assert len(commands) == 2 and commands[1].endswith('bash tools/test.sh')
+    assert commands[1] in ci.splitlines()

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Every check CI makes, in the order it makes them. Run it from anywhere inside an installed checkout.
+#  1. the library, README.md and the notebooks are in sync (nbdev_export, nbdev_clean and tools/make_readme.py change nothing);
+#  2. every notebook runs top to bottom (nbdev_test);
+#  3. the pytest suite of the installed package.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+snapshot() { find collab_nbdev nbs README.md -type f -not -path '*/__pycache__/*' -not -path '*/.ipynb_checkpoints/*' | sort | xargs md5sum; }
+before=$(snapshot)
+nbdev_export
+nbdev_clean
+python tools/make_readme.py
+after=$(snapshot)
+if [ "$before" != "$after" ]; then
+  echo "Out of sync: nbdev_export, nbdev_clean or tools/make_readme.py changed these files:" >&2
+  diff <(echo "$before") <(echo "$after") | grep '^[<>]' >&2 || true
+  echo "Run them, review the changes and commit them." >&2
+  exit 1
+fi
+echo "library, README and notebooks are in sync"
+
+time nbdev_test
+python -m pytest -q tests
