@@ -145,22 +145,24 @@ def _md5(file:Path) -> str: return hashlib.md5(Path(file).read_bytes()).hexdiges
 
 # %% ../nbs/00_data.ipynb #c226d53e
 def check_movielens(path # a folder holding ML-100K's files
-                   ) -> Path:
-    "Raise `ValueError` naming every file in `path` that differs from the original ML-100K"
+                   ) -> list:
+    "The names of ML-100K's files in `path`, all checked; raise `ValueError` naming every one that differs from the original"
     path = _has_ratings(path, 'check_movielens')
     missing = [f for f in ('u.data', 'u.item', 'u.user') if not (path/f).is_file()]
     if missing: raise FileNotFoundError(f"{path} lacks {', '.join(missing)}")
     problems = []
     for name, md5 in ML100K_FILES.items():
         file = path/name
-        if not file.is_file() or _md5(file) == md5: continue
-        msg = f"{file}: md5 {_md5(file)} differs from the original's {md5}"
+        if not file.is_file(): continue
+        actual = _md5(file)
+        if actual == md5: continue
+        msg = f"{file}: md5 {actual} differs from the original's {md5}"
         if name in ML100K_LINES:
             n = len(file.read_bytes().splitlines())
             if n != ML100K_LINES[name]: msg += f" ({n:,} lines, the original has {ML100K_LINES[name]:,})"
         problems.append(msg)
     if problems: raise ValueError("Not the original ML-100K (altered or truncated files):\n" + "\n".join(problems))
-    return path
+    return [name for name in ML100K_FILES if (path/name).is_file()]
 
 # %% ../nbs/00_data.ipynb #0d67b85f
 def _read_rows(file:Path, sep:str, n_cols:int, encoding:str='ascii') -> list:
@@ -174,10 +176,12 @@ def _read_rows(file:Path, sep:str, n_cols:int, encoding:str='ascii') -> list:
     except UnicodeDecodeError as e:
         line = data[:e.start].count(b'\n') + 1
         raise ValueError(f"{file}, line {line}: byte {data[e.start]:#x} is not {encoding} text") from None
-    rows = [line.split(sep) for line in text.splitlines()]
+    lines = text.split('\n')  # not str.splitlines, which also splits latin-1 text at control characters such as \x85
+    if lines[-1] == '': lines.pop()  # the newline that ends the last line
+    rows = [line.split(sep) for line in lines]
     for i, row in enumerate(rows):
         if len(row) != n_cols:
-            raise ValueError(f"{file}, line {i+1}: expected {n_cols} {sep!r}-separated fields, found {len(row)}: {text.splitlines()[i][:80]!r}")
+            raise ValueError(f"{file}, line {i+1}: expected {n_cols} {sep!r}-separated fields, found {len(row)}: {lines[i][:80]!r}")
     return rows
 
 # %% ../nbs/00_data.ipynb #8bb7c123
@@ -292,7 +296,10 @@ def describe_data(path:Path) -> str:
     "Say what `path` holds: the original ML-100K, a synthetic stand-in, or an altered copy, with its shape"
     if is_synthetic(path): kind = 'synthetic stand-in, NOT the real data'
     else:
-        try: check_movielens(path); kind = 'ML-100K, md5 verified'
+        try:
+            checked = check_movielens(path)
+            missing = [f for f in ML100K_FILES if f not in checked]
+            kind = f"ML-100K, md5 verified: {len(checked)} files" + (f"; missing {', '.join(missing)}" if missing else "")
         except ValueError as e: kind = f'NOT the original ML-100K: {e}'
     ratings = load_ratings(path)
     n_users, n_movies = ratings.user.nunique(), ratings.movie.nunique()

@@ -11,12 +11,21 @@ with warnings.catch_warnings():  # fastai 2.8.7 calls torch.jit.script on import
     warnings.simplefilter('ignore', FutureWarning)
     from fastai.torch_core import Module
     from fastai.layers import Embedding, sigmoid_range
-from .models import check_model_args, user_movie_indices
+from .models import check_model_args, user_movie_indices, _whole
 
 # %% auto #0
 __all__ = ['CollabNN']
 
 # %% ../nbs/03_deep.ipynb #2f1a38f0
+def _table_size(sz, name:str) -> tuple:
+    "`sz` as (rows, factors), two positive whole numbers, or an error naming `name`"
+    try: rows, factors = sz
+    except (TypeError, ValueError): raise ValueError(f"{name} must be (rows, factors), got {sz!r}") from None
+    rows, factors = _whole(rows, f"{name}[0]"), _whole(factors, f"{name}[1]")
+    if rows < 1 or factors < 1: raise ValueError(f"{name} must be (rows, factors), both at least 1, got {tuple(sz)}")
+    return rows, factors
+
+# %% ../nbs/03_deep.ipynb #5d72bb0f
 class CollabNN(Module):
     "User and movie embeddings, concatenated, through a one-hidden-layer network, squashed into `y_range`"
     def __init__(self, user_sz:tuple, # (number of users, their number of factors), e.g. from `get_emb_sz`
@@ -24,14 +33,14 @@ class CollabNN(Module):
                  y_range:tuple=(0, 5.5), # predictions lie strictly between these
                  n_act:int=100 # units in the hidden layer
                 ):
-        (n_users, user_factors), (n_movies, movie_factors) = user_sz, item_sz
-        self.n_users, self.n_movies, _, self.y_range = check_model_args(n_users, n_movies, user_factors, y_range)
-        check_model_args(n_users, n_movies, movie_factors, y_range)  # the movies' factor count is checked the same way
-        if isinstance(n_act, bool) or int(n_act) != n_act or n_act < 1: raise ValueError(f"n_act must be a positive integer, got {n_act!r}")
+        (n_users, user_factors), (n_movies, movie_factors) = _table_size(user_sz, 'user_sz'), _table_size(item_sz, 'item_sz')
+        self.n_users, self.n_movies, _, self.y_range = check_model_args(n_users, n_movies, 1, y_range)  # checks y_range
+        n_act = _whole(n_act, 'n_act')
+        if n_act < 1: raise ValueError(f"n_act must be a positive integer, got {n_act}")
         self.user_factors, self.movie_factors = Embedding(n_users, user_factors), Embedding(n_movies, movie_factors)
         self.layers = nn.Sequential(nn.Linear(user_factors + movie_factors, n_act), nn.ReLU(), nn.Linear(n_act, 1))
 
     def forward(self, x):
         users, movies = user_movie_indices(x, self.n_users, self.n_movies)
         embs = torch.cat([self.user_factors(users), self.movie_factors(movies)], dim=1)
-        return sigmoid_range(self.layers(embs), *self.y_range)
+        return sigmoid_range(self.layers(embs), *self.y_range).squeeze(-1)  # one prediction per rating, as the dot-product models give

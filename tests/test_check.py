@@ -1,10 +1,10 @@
 "check_movielens tells the original ML-100K from altered or truncated copies"
 import pytest
-from collab_nbdev.data import check_movielens
+from collab_nbdev.data import check_movielens, describe_data, ML100K_FILES
 
 
 def test_original_passes(real_path):
-    assert check_movielens(real_path) == real_path
+    assert check_movielens(real_path) == list(ML100K_FILES)
 
 
 def test_changed_rating(real_copy):
@@ -32,3 +32,9 @@ def test_missing_core_file(real_copy):
 
 def test_synthetic_is_not_original(synthetic_path):
     with pytest.raises(ValueError, match='u.data: md5'): check_movielens(synthetic_path)
+
+
+def test_missing_split_file_is_reported(real_copy):
+    (real_copy/'u3.test').unlink()
+    assert 'u3.test' not in check_movielens(real_copy)
+    assert 'ML-100K, md5 verified: 22 files; missing u3.test' in describe_data(real_copy)

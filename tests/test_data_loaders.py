@@ -61,6 +61,13 @@ def test_good_movies(tmp_path):
     assert df.release_date.dt.year.tolist() == [1995, 1995] and df.Action.dtype == bool
 
 
+def test_latin1_control_character_in_title(tmp_path):
+    "Byte 0x85 is a control character in latin-1 that str.splitlines would treat as a line break"
+    f = write(tmp_path, 'u.item', ITEM.replace('Toy Story', 'Toy Story\x85').encode('latin-1'))
+    df = load_movies(f)
+    assert len(df) == 1 and df.title[0] == 'Toy Story\x85 (1995)'
+
+
 @pytest.mark.parametrize('content, message', [
     (ITEM.replace('Toy Story', 'Misérables').encode('utf-8'), 'line 1: the file is UTF-8 encoded'),
     (ITEM.replace('Toy Story (1995)', ''), "line 1: missing value in column 'title'"),

@@ -15,15 +15,16 @@ from collab_nbdev.fast import FastCollabDataLoaders
 def test_shapes_and_range():
     model = CollabNN((10, 4), (20, 6), y_range=(1, 5), n_act=8)
     preds = model(torch.tensor([[0, 0], [9, 19], [3, 7]]))
-    assert preds.shape == (3, 1) and ((preds > 1) & (preds < 5)).all()
+    assert preds.shape == (3,) and ((preds > 1) & (preds < 5)).all()
     assert model.layers[0].in_features == 10  # 4 user + 6 movie factors, concatenated
 
 
 @pytest.mark.parametrize('args, kwargs, exc, message', [
-    (((10, 0), (20, 6)), {}, ValueError, 'n_factors must be at least 1, got 0'),
+    (((10, 0), (20, 6)), {}, ValueError, r'user_sz must be \(rows, factors\), both at least 1, got \(10, 0\)'),
+    (((10, 4), 20), {}, ValueError, r'item_sz must be \(rows, factors\), got 20'),
     (((10, 4), (20, 6)), {'y_range': (5, 1)}, ValueError, 'low < high'),
     (((10, 4), (20, 6)), {'n_act': 0}, ValueError, 'n_act must be a positive integer'),
-    (((10, 4.5), (20, 6)), {}, TypeError, 'must be a whole number'),
+    (((10, 4.5), (20, 6)), {}, TypeError, r'user_sz\[1\] must be a whole number'),
 ])
 def test_bad_arguments(args, kwargs, exc, message):
     with pytest.raises(exc, match=message): CollabNN(*args, **kwargs)

@@ -9,7 +9,7 @@ from fastai.learner import Learner
 from fastai.losses import MSELossFlat
 from fastai.torch_core import set_seed
 from collab_nbdev.data import load_titled_ratings
-from collab_nbdev.fast import FastCollabDataLoaders, permutation_sampling, fast_adam
+from collab_nbdev.fast import FastCollabDataLoaders, permutation_sampling
 
 
 @pytest.fixture(scope='module')
@@ -72,7 +72,7 @@ def test_seeded_shuffle(small):
 def test_learner_lr_find_fit_and_test_dl(ratings):
     dls = FastCollabDataLoaders.from_df(ratings, item_name='title', bs=512, seed=42)
     set_seed(42)
-    learn = collab_learner(dls, n_factors=10, y_range=(0, 5.5), opt_func=fast_adam)
+    learn = collab_learner(dls, n_factors=10, y_range=(0, 5.5))
     with learn.no_bar(), learn.no_logging(), warnings.catch_warnings():
         warnings.simplefilter('ignore')
         lr = learn.lr_find(show_plot=False).valley
@@ -109,6 +109,7 @@ def test_test_dl_unknown(ratings):
     (dict(valid_pct=1.5), 'valid_pct must be between 0 and 1'),
     (dict(bs=0), 'bs must be a positive integer, got 0'),
     (dict(bs=2.5), 'bs must be a positive integer, got 2.5'),
+    (dict(bs=True), 'bs must be a positive integer, got True'),
 ])
 def test_bad_arguments(small, kwargs, message):
     with pytest.raises(ValueError, match=message): FastCollabDataLoaders.from_df(small, **kwargs)
@@ -121,3 +122,13 @@ def test_bad_frames(small):
     with pytest.raises(ValueError, match="'movie' has a missing value"):
         FastCollabDataLoaders.from_df(small.assign(movie=small.movie.where(small.index != 5)))
     with pytest.raises(ValueError, match='must be a pandas DataFrame'): FastCollabDataLoaders.from_df([[1, 2, 3]])
+
+
+def test_permutation_sampling_keeps_real_weights(small):
+    weighted = CollabDataLoaders.from_df(small, bs=64, seed=1, wgts=np.arange(1, 481))
+    with pytest.raises(ValueError, match='non-uniform weights'): permutation_sampling(weighted)
+
+
+def test_from_dfs_id_types_must_match(small):
+    with pytest.raises(ValueError, match="column 'user' holds int64 in train but str in valid"):
+        FastCollabDataLoaders.from_dfs(small, small.astype({'user': str}))

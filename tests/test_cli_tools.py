@@ -1,0 +1,157 @@
+"collab_train and collab_recommend, run as a user runs them, in a subprocess, on the synthetic data set"
+import inspect, json, os, re, shutil, subprocess
+import pytest
+from collab_nbdev.cli import train_cli
+from collab_nbdev.data import load_titled_ratings
+
+
+@pytest.fixture(scope='module')
+def env(synthetic_path, tmp_path_factory):
+    "A FASTAI_HOME whose data folder already holds the synthetic set, so `--data synthetic` finds it and writes nothing elsewhere"
+    home = tmp_path_factory.mktemp('fastai_home')
+    (home/'data').mkdir()
+    (home/'data'/'ml-100k-synthetic').symlink_to(synthetic_path)
+    return {**os.environ, 'FASTAI_HOME': str(home), 'OMP_NUM_THREADS': '1'}
+
+
+def run(env, *args):
+    "Run a command with `env`, in the temporary FASTAI_HOME, so that nothing can land in the working tree"
+    return subprocess.run([str(a) for a in args], capture_output=True, text=True, env=env, cwd=env['FASTAI_HOME'], timeout=600)
+
+
+def one_line_error(r, prog):
+    "The run failed as a usage error: status 2, one line on stderr, no traceback; returns that line"
+    assert r.returncode == 2, (r.returncode, r.stdout, r.stderr)
+    assert 'Traceback' not in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
+    assert r.stderr.startswith(f'{prog}: ')
+    return r.stderr.strip()
+
+
+@pytest.fixture(scope='module')
+def model_dir(env, tmp_path_factory):
+    "Train once with the default model, on the synthetic data, for every test of collab_recommend"
+    out = tmp_path_factory.mktemp('trained')/'model'
+    r = run(env, 'collab_train', '--data', 'synthetic', '--epochs', '2', '--bs', '256', '--out', out)
+    assert r.returncode == 0, r.stderr
+    return out, r
+
+
+@pytest.fixture(scope='module')
+def ratings(synthetic_path):
+    return load_titled_ratings(synthetic_path)
+
+
+def test_train(model_dir, synthetic_path):
+    out, r = model_dir
+    assert r.stderr == ''
+    lines = r.stdout.splitlines()
+    assert lines[0].startswith('data: ') and lines[0].endswith('data/ml-100k-synthetic (synthetic stand-in, NOT the real data)')
+    assert lines[2].startswith('model: DotProductBias(n_users=944, ') and 'n_factors=50' in lines[2]
+    epochs = [l for l in lines if re.fullmatch(r' +\d+ +\d\.\d{4} +\d\.\d{4} +\d\d:\d\d', l)]
+    assert len(epochs) == 2 and lines[4].split() == ['epoch', 'train', 'MSE', 'valid', 'MSE', 'time']
+    assert len(lines) == 8 and lines[-1].startswith(f'saved to {out} ')
+    assert '\r' not in r.stdout and '█' not in r.stdout   # no progress bar
+    assert sorted(p.name for p in out.iterdir()) == ['collab.json', 'model.safetensors', 'rated.safetensors']
+    info = json.loads((out/'collab.json').read_text())
+    assert info['training']['epochs'] == 2 and info['data']['path'] == str((synthetic_path/'u.data').resolve())
+
+
+def test_defaults_are_the_books():
+    defaults = {k: v.default for k, v in inspect.signature(train_cli).parameters.items()}
+    assert defaults == dict(data='auto', model='dotbias', epochs=5, lr=5e-3, wd=0.1, n_factors=None, bs=64, seed=42, valid_pct=0.2,
+                            threads=1, out='collab_model')
+
+
+def test_recommend(env, model_dir, ratings):
+    out, _ = model_dir
+    r = run(env, 'collab_recommend', '--model', out, '--user', '1', '-n', '5')
+    assert r.returncode == 0 and r.stderr == '', r.stderr
+    lines = r.stdout.splitlines()
+    assert lines[0].startswith('user 1 rated ') and len(lines) == 1 + 2 + 5
+    r = run(env, 'collab_recommend', '--model', out, '--user', '1', '-n', '5', '--json')
+    answer = json.loads(r.stdout)
+    titles = [rec['title'] for rec in answer['recommendations']]
+    assert answer['user'] == 1 and answer['cold_start'] is False and len(titles) == 5
+    assert all(title in r_line for title, r_line in zip(titles, lines[3:]))   # the table and the JSON agree
+    assert not set(titles) & set(ratings.title[ratings.user == 1])
+
+
+def test_similar(env, model_dir, ratings):
+    out, _ = model_dir
+    title = ratings.title.value_counts().index[0]
+    r = run(env, 'collab_recommend', '--model', out, '--similar', title, '--json')
+    assert r.returncode == 0, r.stderr
+    answer = json.loads(r.stdout)
+    assert answer['similar_to'] == title and len(answer['similar']) == 10
+    assert title not in [s['title'] for s in answer['similar']]
+    r = run(env, 'collab_recommend', '--model', out, '--similar', title, '-n', '3', '--min-ratings', '100')
+    assert r.returncode == 0 and len(r.stdout.splitlines()) == 1 + 2 + 3 and title not in r.stdout.splitlines()[1:]
+
+
+def test_cold_start(env, model_dir):
+    out, _ = model_dir
+    r = run(env, 'collab_recommend', '--model', out, '--user', '5000', '--cold-start', '-n', '4')
+    assert r.returncode == 0 and r.stdout.startswith('user 5000 is not in the training data') and len(r.stdout.splitlines()) == 1 + 2 + 4
+
+
+def test_train_nn_then_recommend(env, tmp_path):
+    r = run(env, 'collab_train', '--data', 'synthetic', '--model', 'nn', '--epochs', '1', '--bs', '1024', '--out', tmp_path/'nn')
+    assert r.returncode == 0, r.stderr
+    assert 'model: CollabNN(user_sz=[944, 74], ' in r.stdout
+    r = run(env, 'collab_recommend', '--model', tmp_path/'nn', '--user', '2', '-n', '3', '--json')
+    assert r.returncode == 0 and len(json.loads(r.stdout)['recommendations']) == 3
+
+
+def test_unknown_user(env, model_dir):
+    line = one_line_error(run(env, 'collab_recommend', '--model', model_dir[0], '--user', '5000'), 'collab_recommend')
+    assert "--user 5000: not in the model's training data" in line and '--cold-start' in line
+
+
+def test_unknown_title(env, model_dir):
+    line = one_line_error(run(env, 'collab_recommend', '--model', model_dir[0], '--similar', 'synthetic movie 0042'), 'collab_recommend')
+    assert "--similar: title 'synthetic movie 0042' is not in the training data: the closest are 'Synthetic Movie 0042 (" in line
+
+
+def test_missing_model_folder(env, tmp_path):
+    line = one_line_error(run(env, 'collab_recommend', '--model', tmp_path/'nowhere', '--user', '1'), 'collab_recommend')
+    assert f'--model {tmp_path}/nowhere: no such folder' in line
+
+
+def test_corrupt_model_file(env, model_dir, tmp_path):
+    broken = tmp_path/'broken'
+    shutil.copytree(model_dir[0], broken)
+    (broken/'model.safetensors').write_bytes((broken/'model.safetensors').read_bytes()[:5000])
+    line = one_line_error(run(env, 'collab_recommend', '--model', broken, '--user', '1'), 'collab_recommend')
+    assert f'--model {broken}: {broken}/model.safetensors: not a complete safetensors file' in line
+
+
+def test_json_not_matching_weights(env, model_dir, tmp_path):
+    broken = tmp_path/'broken'
+    shutil.copytree(model_dir[0], broken)
+    info = json.loads((broken/'collab.json').read_text())
+    info['args']['n_factors'] = 20
+    (broken/'collab.json').write_text(json.dumps(info))
+    line = one_line_error(run(env, 'collab_recommend', '--model', broken, '--similar', 'x'), 'collab_recommend')
+    assert 'does not match the DotProductBias that collab.json describes' in line
+
+
+def test_bad_data_folders(env, tmp_path, synthetic_path):
+    line = one_line_error(run(env, 'collab_train', '--data', tmp_path/'nowhere'), 'collab_train')
+    assert f'--data {tmp_path}/nowhere: no such folder' in line
+    line = one_line_error(run(env, 'collab_train', '--data', tmp_path), 'collab_train')
+    assert f'--data {tmp_path}: no u.data in this folder' in line
+    bad = tmp_path/'bad'
+    bad.mkdir()
+    for f in ('u.item', 'u.user'): shutil.copy(synthetic_path/f, bad/f)
+    (bad/'u.data').write_text('1\t2\t3\t881250949\n1\t3\tfive\t881250949\n')
+    line = one_line_error(run(env, 'collab_train', '--data', bad), 'collab_train')
+    assert f"--data {bad}: {bad}/u.data, line 2: non-integer value 'five' in column 'rating'" in line
+
+
+def test_bad_options(env, tmp_path):
+    line = one_line_error(run(env, 'collab_train', '--epochs', '-3', '--data', 'synthetic'), 'collab_train')
+    assert line == 'collab_train: --epochs must be at least 1, got -3'
+    line = one_line_error(run(env, 'collab_train', '--model', 'svd'), 'collab_train')
+    assert line == "collab_train: --model must be one of dot, dotbias, nn, got 'svd'"
+    line = one_line_error(run(env, 'collab_recommend', '--user', '1', '-n', 'ten'), 'collab_recommend')
+    assert line == "collab_recommend: argument -n: invalid int value: 'ten'"
