@@ -66,10 +66,12 @@ def run_cli(func, # the function to call with the parsed options
 class EpochTable(Callback):
     "Print one line per epoch, with the train and valid MSE and the time, instead of fastai's progress bars"
     order = Recorder.order + 1  # after the `Recorder` has logged the epoch
-    def before_fit(self): print(f"{'epoch':>5}  {'train MSE':>9}  {'valid MSE':>9}  {'time':>5}", flush=True)
+    def before_fit(self):  # the `Recorder`'s columns: epoch, train and valid loss (MSE for these models), any metrics, time
+        names = [{'train_loss': 'train MSE', 'valid_loss': 'valid MSE'}.get(n, n) for n in self.recorder.metric_names]
+        print('  '.join(f"{n:>9}" for n in names), flush=True)
     def after_epoch(self):
-        epoch, train_loss, valid_loss, time = self.recorder.log
-        print(f"{epoch+1:>5}  {train_loss:>9.4f}  {valid_loss:>9.4f}  {time:>5}", flush=True)
+        cells = [self.recorder.log[0] + 1, *self.recorder.log[1:]]  # epochs counted from 1
+        print('  '.join(f"{v:>9.4f}" if isinstance(v, float) else f"{v!s:>9}" for v in cells), flush=True)
 
 # %% ../nbs/06_cli.ipynb #cb771061
 def data_folder(data:str # a folder holding ML-100K, 'auto' (found by `movielens_path`) or 'synthetic'

@@ -16,12 +16,12 @@ with warnings.catch_warnings():  # fastai 2.8.7 calls torch.jit.script on import
     from fastai.callback.progress import ProgressCallback  # also gives `Learner` its `no_bar()`
     from fastai.losses import MSELossFlat
     from fastai.torch_core import Module
-from .data import movielens_path, load_ratings, SPLITS
+from .data import movielens_path, load_ratings, is_synthetic, SPLITS
 from .fast import FastCollabDataLoaders
 
 # %% auto #0
 __all__ = ['FOLDS', 'load_fold', 'GlobalMean', 'DampedBiases', 'global_mean_learner', 'damped_biases_learner', 'evaluate_folds',
-           'tune_split', 'summarise']
+           'carve_valid', 'summarise']
 
 # %% ../nbs/05_evaluate.ipynb #0c2623a3
 FOLDS = ('u1', 'u2', 'u3', 'u4', 'u5')  # the five disjoint test folds of ML-100K; `ua` and `ub` hold out 10 ratings per user
@@ -33,6 +33,7 @@ def load_fold(fold:str, # one of `SPLITS`: 'u1'..'u5', 'ua', 'ub'
     "The training (`.base`) and test (`.test`) ratings of a canonical ML-100K split"
     if fold not in SPLITS: raise ValueError(f"unknown fold {fold!r}: the canonical ML-100K folds are {', '.join(SPLITS)}")
     path = movielens_path(path)
+    if is_synthetic(path): raise FileNotFoundError(f"{path} holds the synthetic stand-in, which has no canonical folds: point at the real ML-100K")
     files = [path/f'{fold}.base', path/f'{fold}.test']
     for f in files:
         if not f.is_file(): raise FileNotFoundError(f"{f} is missing: ML-100K's folder should hold {fold}.base and {fold}.test")
@@ -60,14 +61,19 @@ def _damped_means(idx:torch.Tensor, residual:torch.Tensor, n:int, damping:float)
     "Sum of `residual` per index in `idx`, divided by (count + `damping`)"
     return torch.zeros(n).index_add_(0, idx, residual) / (torch.bincount(idx, minlength=n) + damping)
 
+def _training_tensors(dls) -> tuple:
+    "The (user, item) indices and ratings of `dls.train`, which the closed-form baselines are computed from"
+    if not isinstance(dls, FastCollabDataLoaders): raise TypeError(f"the baselines need FastCollabDataLoaders, not {type(dls).__name__}")
+    x, y = dls.train.dataset.tensors
+    return x, y[:, 0]
+
 def global_mean_learner(dls) -> Learner:
     "A `Learner` for the global-mean baseline on `dls`"
-    return Learner(dls, GlobalMean(dls.train.dataset.tensors[1].mean()), loss_func=MSELossFlat())
+    return Learner(dls, GlobalMean(_training_tensors(dls)[1].mean()), loss_func=MSELossFlat())
 
 def damped_biases_learner(dls, item_damping:float=25, user_damping:float=10) -> Learner:
     "A `Learner` for the damped user + item bias baseline, computed from `dls.train` in closed form"
-    x, y = dls.train.dataset.tensors
-    y = y[:, 0]
+    x, y = _training_tensors(dls)
     n_users, n_items = (len(v) for v in dls.classes.values())
     mean = y.mean()
     item_bias = _damped_means(x[:, 1], y - mean, n_items, item_damping)
@@ -78,7 +84,7 @@ def damped_biases_learner(dls, item_damping:float=25, user_damping:float=10) -> 
 def _scores(learn:Learner) -> dict:
     "RMSE and MAE of `learn`'s predictions on its validation set"
     with learn.no_bar(), learn.no_logging(), warnings.catch_warnings():
-        warnings.simplefilter('ignore')
+        warnings.filterwarnings('ignore', message='The given NumPy array is not writable')  # pandas 3 and torch, inside fastai: harmless
         preds, targs = learn.get_preds()
     err = preds.flatten() - targs.flatten()
     return dict(rmse=err.pow(2).mean().sqrt().item(), mae=err.abs().mean().item())
@@ -91,6 +97,7 @@ def evaluate_folds(make_learner, # `make_learner(dls)` builds and trains a `Lear
                   ) -> pd.DataFrame:
     "Train on each fold's `.base`, test on its `.test`: RMSE, MAE and seconds per fold and model"
     makers = make_learner if isinstance(make_learner, dict) else {getattr(make_learner, '__name__', 'model'): make_learner}
+    if isinstance(folds, str): folds = (folds,)
     unknown = [f for f in folds if f not in SPLITS]
     if unknown: raise ValueError(f"unknown fold {unknown[0]!r}: the canonical ML-100K folds are {', '.join(SPLITS)}")
     rows = []
@@ -108,11 +115,12 @@ def evaluate_folds(make_learner, # `make_learner(dls)` builds and trains a `Lear
     return pd.DataFrame(rows)
 
 # %% ../nbs/05_evaluate.ipynb #3c92f3c7
-def tune_split(fold:str='u1', # the canonical fold whose `.base` is split; its `.test` is never read for scoring
-               valid_pct:float=0.1, seed:int=42, path=None, bs:int=64) -> FastCollabDataLoaders:
-    "`DataLoaders` over a validation split carved from a fold's `.base` file only, for tuning"
-    base, _ = load_fold(fold, path)
-    return FastCollabDataLoaders.from_df(base, valid_pct=valid_pct, user_name='user', item_name='movie', rating_name='rating', seed=seed, bs=bs)
+def carve_valid(dls:FastCollabDataLoaders, # the fold's loaders; only `dls.train`'s ratings are used
+                valid_pct:float=0.1, seed:int=42) -> FastCollabDataLoaders:
+    "`DataLoaders` that split `dls`'s training ratings into training and validation, for tuning; the test ratings are never read"
+    x, y = dls.train.dataset.tensors
+    train = pd.DataFrame({'user': x[:, 0].numpy(), 'item': x[:, 1].numpy(), 'rating': y[:, 0].numpy()})
+    return FastCollabDataLoaders.from_df(train, valid_pct=valid_pct, seed=seed, bs=dls.train.bs)
 
 # %% ../nbs/05_evaluate.ipynb #06a1d610
 def summarise(results:pd.DataFrame # as returned by `evaluate_folds`

@@ -118,7 +118,10 @@ def _rated_by(ratings:pd.DataFrame, user, user_name:str, item_name:str, items:li
     missing = [c for c in (user_name, item_name) if c not in ratings.columns]
     if missing: raise ValueError(f"ratings has no column {', '.join(map(repr, missing))}; its columns are {list(ratings.columns)}")
     o2i = {v: i for i, v in enumerate(items) if i}
-    return [o2i[v] for v in ratings.loc[ratings[user_name] == user, item_name] if v in o2i]
+    theirs = ratings.loc[ratings[user_name] == user, item_name]
+    unknown = [v for v in theirs if v not in o2i]
+    if unknown: raise KeyError(f"{item_name} {unknown[0]!r} in ratings is not in the model's vocabulary; check the spelling (similar_movies lists close matches)")
+    return [o2i[v] for v in theirs]
 
 # %% ../nbs/04_interpret.ipynb #6472ec75
 def recommend(learn, # a trained `Learner`, or what `load_collab` returns
@@ -195,7 +198,7 @@ def save_collab(learn, # a trained `Learner`, or what `load_collab` returns
     data_info = None
     if data is not None:
         file = Path(data)/'u.data' if Path(data).is_dir() else Path(data)
-        data_info = dict(path=str(file.resolve()), md5=_md5(file))
+        data_info = dict(file=file.name, md5=_md5(file))  # the name, not the path: a model folder should not carry its maker's directories
     info = dict(format='collab_nbdev', version=1, kind=kind, args=args, data=data_info, training=training,
                 classes={user_name: [_plain(v) for v in users], item_name: [_plain(v) for v in items]})
     path = Path(path)
@@ -227,12 +230,24 @@ def _read_info(file:Path) -> dict:
     if not isinstance(info, dict): raise ValueError(f"{file}: expected a JSON object, found {type(info).__name__}")
     missing = [k for k in ('kind', 'args', 'classes') if k not in info]
     if missing: raise ValueError(f"{file}: no {', '.join(map(repr, missing))} field; was it written by save_collab?")
+    if (info.get('format'), info.get('version')) != ('collab_nbdev', 1):
+        raise ValueError(f"{file}: format {info.get('format')!r} version {info.get('version')!r}; this collab_nbdev reads format 'collab_nbdev' version 1")
     classes = info['classes']
     if not (isinstance(classes, dict) and len(classes) == 2 and all(isinstance(v, list) and v for v in classes.values())):
         raise ValueError(f"{file}: 'classes' must map the user and item names to two non-empty lists")
     for name, vocab in classes.items():
+        if not all(isinstance(v, (int, float, str)) for v in vocab): raise ValueError(f"{file}: the {name} vocabulary holds something other than ids and names")
         if len(set(vocab)) != len(vocab): raise ValueError(f"{file}: the {name} vocabulary has repeated entries")
     return info
+
+def _check_sizes(info:dict, file:Path):
+    "Raise a `ValueError` if the table sizes in `info['args']` differ from its vocabularies: checked before anything is allocated"
+    (user_name, users), (item_name, items) = info['classes'].items()
+    args = info['args'] if isinstance(info['args'], dict) else {}
+    expected = dict(n_users=len(users), user_sz=len(users), n_movies=len(items), n_items=len(items), item_sz=len(items))
+    rows = {k: (v[0] if k.endswith('_sz') and isinstance(v, list) and v else v) for k, v in args.items() if k in expected}
+    bad = [f"{k}={v!r}" for k, v in rows.items() if v != expected[k]]
+    if bad: raise ValueError(f"{file}: {', '.join(bad)} do not match the vocabularies ({len(users)} {user_name}s, {len(items)} {item_name}s)")
 
 def _read_tensors(file:Path) -> dict:
     "The tensors in `file`, read by safetensors, which parses a JSON header and copies bytes: nothing is unpickled"
@@ -258,13 +273,10 @@ def load_collab(path # a folder written by `save_collab`
     path = Path(path)
     if not path.is_dir(): raise FileNotFoundError(f"{path} is not a folder; pass the folder that save_collab wrote")
     info = _read_info(path/INFO)
+    _check_sizes(info, path/INFO)
     try: model = build_model(info['kind'], info['args'])
-    except ValueError as e: raise ValueError(f"{path/INFO}: {e}") from None
+    except (ValueError, TypeError, RuntimeError) as e: raise ValueError(f"{path/INFO}: {e}") from None
     (user_name, users), (item_name, items) = info['classes'].items()
-    tables = collab_tables(model)
-    for name, vocab, rows in ((user_name, users, len(tables['user_factors'])), (item_name, items, len(tables['movie_factors']))):
-        if len(vocab) != rows:
-            raise ValueError(f"{path/INFO}: the {name} vocabulary has {len(vocab)} entries, but its {info['kind']} has {rows} {name} rows")
     weights = _read_tensors(path/WEIGHTS)
     _check_weights(weights, model, path/WEIGHTS, path/INFO)
     model.load_state_dict(weights)

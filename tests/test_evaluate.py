@@ -24,11 +24,22 @@ def test_unknown_fold():
 
 
 def test_missing_split_files(synthetic_path):
-    "The synthetic stand-in has no canonical splits: the error names the missing file"
-    with pytest.raises(FileNotFoundError, match=r'u2\.base is missing'):
-        evaluate_folds(global_mean_learner, folds=('u2',), path=synthetic_path)
+    "The synthetic stand-in has no canonical splits: the error says so, and a single fold name is accepted"
+    with pytest.raises(FileNotFoundError, match='synthetic stand-in, which has no canonical folds'):
+        evaluate_folds(global_mean_learner, folds='u2', path=synthetic_path)
+
+
+def test_missing_split_file(real_copy):
+    (real_copy/'u4.test').unlink()
+    with pytest.raises(FileNotFoundError, match=r'u4\.test is missing'): load_fold('u4', real_copy)
 
 
 def test_not_a_learner(real_path):
     with pytest.raises(TypeError, match="make_learner for 'model' returned a dict, not a fastai Learner"):
         evaluate_folds({'model': lambda dls: {}}, folds=('ub',), path=real_path)
+
+
+def test_baselines_need_fast_loaders(synthetic_path):
+    from fastai.collab import CollabDataLoaders
+    dls = CollabDataLoaders.from_df(load_ratings(synthetic_path).iloc[:2000], seed=0)
+    with pytest.raises(TypeError, match='the baselines need FastCollabDataLoaders, not '): damped_biases_learner(dls)

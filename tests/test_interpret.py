@@ -188,7 +188,10 @@ CORRUPTIONS = {
     'empty weights': (lambda f: (f/WEIGHTS).write_bytes(b''), 'not a complete safetensors file'),
     'json of another size': (edit_json(lambda i: i['args'].update(n_factors=12)), 'the model needs (944, 12)'),
     'json of another kind': (edit_json(lambda i: i.update(kind='DotProduct')), 'unexpected movie_bias.weight'),
-    'json vocab too short': (edit_json(lambda i: i['classes']['title'].pop()), 'the title vocabulary has'),
+    'json vocab too short': (edit_json(lambda i: i['classes']['title'].pop()), 'do not match the vocabularies'),
+    'json huge table': (edit_json(lambda i: i['args'].update(n_users=10**9)), 'n_users=1000000000 do not match the vocabularies (944 users'),
+    'json list in vocab': (edit_json(lambda i: i['classes']['user'].__setitem__(3, [1])), 'the user vocabulary holds something other than ids'),
+    'json other format': (edit_json(lambda i: i.update(format='pickle')), "this collab_nbdev reads format 'collab_nbdev' version 1"),
     'json vocab repeated': (edit_json(lambda i: i['classes']['user'].__setitem__(2, 1)), 'the user vocabulary has repeated entries'),
     'json missing kind': (edit_json(lambda i: i.pop('kind')), "no 'kind' field"),
     'json unknown kind': (edit_json(lambda i: i.update(kind='SVD')), "unknown model kind 'SVD'"),
@@ -235,3 +238,9 @@ def test_load_never_unpickles(saved, tmp_path):
     folder = damage(saved, tmp_path/'torch', lambda f: shutil.copy(tmp_path/'torch.pt', f/WEIGHTS))
     with pytest.raises(ValueError): load_collab(folder)
     assert not marker.exists()   # ...and load_collab never ran it
+
+
+def test_recommend_refuses_unknown_titles_in_ratings(learn):
+    typo = pd.DataFrame({'user': [5000], 'title': ['Not A Real Title (1931)'], 'rating': [5]})
+    with pytest.raises(KeyError, match="'Not A Real Title \\(1931\\)' in ratings is not in the model's vocabulary"):
+        recommend(learn, 5000, ratings=typo, cold_start=True)
