@@ -14,11 +14,10 @@ with warnings.catch_warnings():  # fastai 2.8.7 calls torch.jit.script on import
     import fastai.callback.progress, fastai.callback.schedule  # they add `Learner.no_bar` and `Learner.fit_one_cycle`
     from fastai.callback.core import Callback
     from fastai.learner import Learner, Recorder
-    from fastai.losses import MSELossFlat
     from fastai.tabular.model import get_emb_sz
     from fastai.torch_core import set_seed
 from .data import movielens_path, synthetic_path, synthetic_movielens, is_synthetic, load_titled_ratings, describe_data
-from .fast import FastCollabDataLoaders
+from .fast import FastCollabDataLoaders, FastLearner
 from .models import DotProduct, DotProductBias
 from .deep import CollabNN
 from .interpret import save_collab, load_collab, recommend, similar_movies, model_spec, INFO
@@ -133,7 +132,7 @@ def train_cli(data:str='auto', # a folder holding ML-100K, `auto` (found as `col
     except (FileNotFoundError, ValueError) as e: raise UsageError(f"--data {data}: {e}") from None
     dls = FastCollabDataLoaders.from_df(ratings, item_name='title', bs=bs, seed=seed, valid_pct=valid_pct)
     set_seed(seed)
-    learn = Learner(dls, _new_model(model, dls, n_factors), loss_func=MSELossFlat())
+    learn = FastLearner(dls, _new_model(model, dls, n_factors))  # fastai's Learner, with less per-batch overhead (see 00a_fast)
     kind, args = model_spec(learn.model)
     print(f"model: {kind}({', '.join(f'{k}={v}' for k, v in args.items())})")
     print(f"training on {dls.device.type}: {epochs} epoch{'s' * (epochs != 1)} of fit_one_cycle, lr {lr}, wd {wd}, bs {bs}, seed {seed}; "

@@ -14,10 +14,9 @@ with warnings.catch_warnings():  # fastai 2.8.7 calls torch.jit.script on import
     warnings.simplefilter('ignore', FutureWarning)
     from fastai.learner import Learner
     from fastai.callback.progress import ProgressCallback  # also gives `Learner` its `no_bar()`
-    from fastai.losses import MSELossFlat
     from fastai.torch_core import Module
 from .data import movielens_path, load_ratings, is_synthetic, SPLITS
-from .fast import FastCollabDataLoaders
+from .fast import FastCollabDataLoaders, FastLearner
 
 # %% auto #0
 __all__ = ['FOLDS', 'load_fold', 'GlobalMean', 'DampedBiases', 'global_mean_learner', 'damped_biases_learner', 'evaluate_folds',
@@ -69,7 +68,7 @@ def _training_tensors(dls) -> tuple:
 
 def global_mean_learner(dls) -> Learner:
     "A `Learner` for the global-mean baseline on `dls`"
-    return Learner(dls, GlobalMean(_training_tensors(dls)[1].mean()), loss_func=MSELossFlat())
+    return FastLearner(dls, GlobalMean(_training_tensors(dls)[1].mean()))
 
 def damped_biases_learner(dls, item_damping:float=25, user_damping:float=10) -> Learner:
     "A `Learner` for the damped user + item bias baseline, computed from `dls.train` in closed form"
@@ -78,7 +77,7 @@ def damped_biases_learner(dls, item_damping:float=25, user_damping:float=10) -> 
     mean = y.mean()
     item_bias = _damped_means(x[:, 1], y - mean, n_items, item_damping)
     user_bias = _damped_means(x[:, 0], y - mean - item_bias[x[:, 1]], n_users, user_damping)
-    return Learner(dls, DampedBiases(mean, user_bias, item_bias), loss_func=MSELossFlat())
+    return FastLearner(dls, DampedBiases(mean, user_bias, item_bias))
 
 # %% ../nbs/05_evaluate.ipynb #7c560fb4
 def _scores(learn:Learner) -> dict:

@@ -14,11 +14,18 @@ with warnings.catch_warnings():  # fastai 2.8.7 calls torch.jit.script on import
     from fastai.data.core import DataLoaders
     from fastai.data.load import DataLoader
     from fastai.data.transforms import RandomSplitter, CategoryMap
-    from fastai.torch_core import default_device, to_device, display_df
+    from fastai.torch_core import default_device, display_df
     from fastai.tabular.core import TabDataLoader
+    from fastai.learner import Learner
+    from fastai.callback.core import Callback, event
+    from fastai.optimizer import Optimizer, weight_decay, average_grad, average_sqr_grad, step_stat, adam_step
+    import fastai.callback.schedule, fastai.callback.progress  # they add `fit_one_cycle`, `lr_find` and `no_bar` to every `Learner`
+import torch.nn.functional as F
+from fastcore.meta import delegates
 
 # %% auto #0
-__all__ = ['permutation_sampling', 'FastCollabDL', 'FastCollabDataLoaders']
+__all__ = ['permutation_sampling', 'FastCollabDL', 'FastCollabDataLoaders', 'flat_mse', 'adam_fused_step', 'FusedAdam',
+           'FastLearner']
 
 # %% ../nbs/00a_fast.ipynb #e59a003f
 def permutation_sampling(dls:DataLoaders # built by `CollabDataLoaders.from_df` (or any `TabularPandas`)
@@ -54,7 +61,8 @@ class FastCollabDL(DataLoader):
         idxs, tensors = self.get_idxs(), self.dataset.tensors
         for i in range(len(self)):
             b = tuple(t[idxs[i*self.bs:(i+1)*self.bs]] for t in tensors)
-            yield to_device(b, self.device) if self.device is not None else b
+            # a flat tuple of tensors: `Tensor.to` directly, where fastai's `to_device` would walk the structure
+            yield b if self.device is None else tuple(t.to(self.device) for t in b)
 
     def decode_df(self, b) -> pd.DataFrame:
         "The batch `b` with indices turned back into user and item names"
@@ -96,23 +104,24 @@ class FastCollabDataLoaders(DataLoaders):
                 rating_name:str=None, # the rating column, by default the third
                 seed:int=None, # seeds the split, as `CollabDataLoaders`, and the shuffle
                 path='.', # kept on the `DataLoaders`, as fastai does
-                bs:int=64, # batch size, for training and validation
-                **kwargs # passed on to `from_dfs`: `device`, or `drop_last` for the training loader
+                bs:int=64, # batch size for training
+                val_bs:int=None, # batch size for validation, by default `bs`, as fastai's
+                device=None, # by default fastai's `default_device()`
+                drop_last:bool=False # drop the last, smaller training batch
                ) -> FastCollabDataLoaders:
         "Split `ratings` at random, as `CollabDataLoaders.from_df` does, and build the loaders with `from_dfs`"
         _check_frame(ratings, 'ratings', _names(ratings, user_name, item_name, rating_name))
         if not 0 < valid_pct < 1: raise ValueError(f"valid_pct must be between 0 and 1 (exclusive), got {valid_pct}")
         train_idx, valid_idx = RandomSplitter(valid_pct=valid_pct, seed=seed)(range(len(ratings)))
-        return cls.from_dfs(ratings.iloc[train_idx], ratings.iloc[valid_idx], user_name, item_name, rating_name, seed, path, bs, **kwargs)
+        return cls.from_dfs(ratings.iloc[train_idx], ratings.iloc[valid_idx], user_name, item_name, rating_name, seed, path, bs,
+                            val_bs=val_bs, device=device, drop_last=drop_last)
 
     @classmethod
     def from_dfs(cls, train:pd.DataFrame, # the ratings to train on
                  valid:pd.DataFrame, # the ratings to validate on, e.g. a canonical fold's `.test`
                  user_name:str=None, item_name:str=None, rating_name:str=None, # columns, by default the first three
                  seed:int=None, # seeds the shuffle
-                 path='.', bs:int=64,
-                 device=None, # by default fastai's `default_device()`
-                 **kwargs # passed to the training `FastCollabDL`, e.g. `drop_last`
+                 path='.', bs:int=64, val_bs:int=None, device=None, drop_last:bool=False # as in `from_df`
                 ) -> FastCollabDataLoaders:
         "Encode users and items with vocabularies from `train`, and batch both frames from tensors"
         names = _names(train, user_name, item_name, rating_name)
@@ -120,13 +129,16 @@ class FastCollabDataLoaders(DataLoaders):
         for n in names[:2]:  # ids of different types never match: every validation row would silently become `#na#`
             if train[n].dtype != valid[n].dtype:
                 raise ValueError(f"column {n!r} holds {train[n].dtype} in train but {valid[n].dtype} in valid; convert one so that ids can match")
-        if isinstance(bs, bool) or int(bs) != bs or bs < 1: raise ValueError(f"bs must be a positive integer, got {bs}")
+        if val_bs is None: val_bs = bs
+        for name, size in (('bs', bs), ('val_bs', val_bs)):
+            if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 1:
+                raise ValueError(f"{name} must be a positive integer, got {size!r}")
         classes = {n: CategoryMap(train[n], sort=True, add_na=True) for n in names[:2]}  # vocab from the training split, `#na#` first
         def tensors(df): return TensorDataset(_encode(df, classes), torch.tensor(df[names[2]].to_numpy(np.float32)[:, None]))
         train_dl = FastCollabDL(tensors(train), bs=bs, shuffle=True, classes=classes, names=names,
-                                device=default_device() if device is None else device, **kwargs)
+                                device=default_device() if device is None else device, drop_last=drop_last)
         if seed is not None: train_dl.rng.seed(seed)
-        valid_dl = train_dl.new(tensors(valid), shuffle=False, drop_last=False)
+        valid_dl = train_dl.new(tensors(valid), bs=val_bs, shuffle=False, drop_last=False)
         return cls(train_dl, valid_dl, path=path, device=train_dl.device)
 
     def test_dl(self, test_items:pd.DataFrame, # rows with the user and item columns, and optionally the rating
@@ -151,3 +163,75 @@ class FastCollabDataLoaders(DataLoaders):
 def _encode(df:pd.DataFrame, classes:dict) -> torch.Tensor:
     "Index of each row's user and item in `classes`; values not in a vocabulary get 0, `#na#`, as fastai's `Categorify` does"
     return torch.tensor(np.stack([pd.Index(v[1:]).get_indexer(df[n]) + 1 for n, v in classes.items()], 1), dtype=torch.long)
+
+# %% ../nbs/00a_fast.ipynb #88c0fe32
+def flat_mse(pred:torch.Tensor, # predictions, any shape
+             targ:torch.Tensor, # the ratings, as many as `pred`
+             reduction:str='mean' # or 'none' for one loss per rating, which fastai's `get_preds(with_loss=True)` asks for
+            ) -> torch.Tensor:
+    "Mean squared error of `pred` against `targ`, both flattened: what fastai's `MSELossFlat` computes, on plain tensors"
+    if pred.numel() != targ.numel():  # `F.mse_loss` would broadcast mismatched shapes into a wrong loss, with only a warning
+        raise ValueError(f"flat_mse got {pred.numel()} predictions but {targ.numel()} targets")
+    return F.mse_loss(pred.reshape(-1), targ.reshape(-1).float(), reduction=reduction)
+
+# %% ../nbs/00a_fast.ipynb #04f447b8
+def adam_fused_step(p, lr, mom, sqr_mom, eps, wd, do_wd=True, grad_avg=None, sqr_avg=None, step=0, **kwargs):
+    "fastai's `Adam` callbacks (decoupled weight decay) applied to `p` as one: the same functions, in the same order"
+    weight_decay(p, lr, wd, do_wd)
+    state = {**average_grad(p, mom, dampening=True, grad_avg=grad_avg), **average_sqr_grad(p, sqr_mom, sqr_avg=sqr_avg), **step_stat(p, step)}
+    adam_step(p, lr, mom, sqr_mom=sqr_mom, eps=eps, **state)
+    return state
+
+class FusedAdam(Optimizer):
+    "fastai's `Adam` (AdamW), its five steps fused into one call per parameter"
+    def __init__(self, params, # the parameters, or parameter groups, to optimise
+                 lr:float, # learning rate
+                 mom:float=0.9, # β1, cycled by `fit_one_cycle`
+                 sqr_mom:float=0.99, # β2
+                 eps:float=1e-5, # fastai's default, not PyTorch's 1e-8
+                 wd:float=0.01): # decoupled weight decay, as fastai's `Adam`
+        super().__init__(params, [adam_fused_step], lr=lr, mom=mom, sqr_mom=sqr_mom, eps=eps, wd=wd)
+
+    # fastai's `Optimizer.step` and `zero_grad` first build an `L` of (parameter, group, state, hyper-parameters) tuples, on every batch;
+    # these loops visit the same parameters, those with a gradient, in the same order, and update the state the same way
+    def step(self, closure=None):
+        if closure is not None: raise NotImplementedError("fastai optimizers do not support closure")
+        for params, hyper in zip(self.param_lists, self.hypers):
+            for p in params:
+                if p.grad is None: continue
+                state = self.state[p]
+                state.update(adam_fused_step(p, **{**state, **hyper}))
+
+    def zero_grad(self):
+        for params in self.param_lists:
+            for p in params:
+                if p.grad is not None: p.grad.detach_(); p.grad.zero_()
+
+# %% ../nbs/00a_fast.ipynb #ff6e1e60
+def _handles(cb:Callback, event_name:str) -> bool:
+    "Whether fastai's `Learner` calling `cb(event_name)` can do anything"
+    return (hasattr(cb, event_name)  # the test fastai's own `Learner.ordered_cbs` uses
+            or event_name == 'after_fit'  # `Callback.__call__` resets the callback's `run` flag there, handler or not
+            or type(cb).__call__ is not Callback.__call__)  # a callback that reacts to every event itself, like fastai's `VerboseCallback`
+
+@delegates()
+class FastLearner(Learner):
+    "A `Learner` that sends each event only to the callbacks that handle it; by default with `flat_mse` and `FusedAdam`"
+    _cbs_seen, _handlers = None, None
+    def __init__(self, dls, model, loss_func=flat_mse, opt_func=FusedAdam, **kwargs):
+        super().__init__(dls, model, loss_func=loss_func, opt_func=opt_func, **kwargs)
+
+    def __call__(self, event_name):
+        if not isinstance(event_name, str): return super().__call__(event_name)  # several events at once: fastai's way
+        cbs = tuple(self.cbs)
+        if cbs != self._cbs_seen: self._cbs_seen, self._handlers = cbs, {}  # a callback was added or removed
+        handlers = self._handlers.get(event_name)
+        if handlers is None:
+            if not hasattr(event, event_name): raise Exception(f'missing {event_name}')  # fastai's check for a misspelt event
+            handlers = self._handlers[event_name] = [cb for cb in self.cbs.sorted('order') if _handles(cb, event_name)]
+        for cb in handlers: cb(event_name)
+
+    def remove_cb(self, cb):
+        "Remove `cb`, as `Learner.remove_cb` does, and forget the event lists that hold it"
+        self._cbs_seen = self._handlers = None  # so that a removed callback, e.g. `get_preds`' with every prediction, is not kept alive
+        return super().remove_cb(cb)

@@ -18,6 +18,7 @@ for c in nb.cells:
     c.source = '\n'.join(l for l in c.source.splitlines() if not l.startswith('#|')).strip()
     for o in c.outputs:
         if 'text/plain' in o.get('data', {}): o.data = {'text/plain': o.data['text/plain']}
-config = Config({'TagRemovePreprocessor': {'enabled': True, 'remove_input_tags': ['remove_input']}})
+config = Config({'TagRemovePreprocessor': {'enabled': True, 'remove_input_tags': ['remove_input']},
+                 'CoalesceStreamsPreprocessor': {'enabled': True}})  # lines printed one at a time (an epoch table) read as one block
 body, _ = MarkdownExporter(config=config).from_notebook_node(nb)
 (root/'README.md').write_text(body.strip() + '\n')
