@@ -21,8 +21,9 @@ from fastai.collab import CollabDataLoaders, collab_learner, EmbeddingDotBias
 from fastai.data.transforms import RandomSplitter
 from fastai.optimizer import Adam
 from fastai.torch_core import set_seed
-from collab_nbdev.data import movielens_path, load_titled_ratings
-from collab_nbdev.fast import FastCollabDataLoaders, FastLearner, permutation_sampling
+from collab_nbdev.files import movielens_path, load_titled_ratings
+from collab_nbdev.loaders import FastCollabDataLoaders, permutation_sampling
+from collab_nbdev.learner import FastLearner
 
 EPOCHS, LR, WD, BS, N_FACTORS, Y_RANGE = 5, 5e-3, 0.1, 64, 50, (0, 5.5)
 

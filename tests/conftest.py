@@ -1,7 +1,7 @@
 import shutil
 from pathlib import Path
 import pytest
-from collab_nbdev.data import movielens_path, is_synthetic, synthetic_movielens
+from collab_nbdev.files import movielens_path, is_synthetic, synthetic_movielens
 
 
 @pytest.fixture(scope='session')

@@ -1,6 +1,7 @@
 "check_movielens tells the original ML-100K from altered or truncated copies"
 import pytest
-from collab_nbdev.data import check_movielens, describe_data, ML100K_FILES
+from collab_nbdev.files import check_movielens, describe_data, ML100K_FILES
+from collab_nbdev.evaluate import load_fold
 
 
 def test_original_passes(real_path):
@@ -38,3 +39,8 @@ def test_missing_split_file_is_reported(real_copy):
     (real_copy/'u3.test').unlink()
     assert 'u3.test' not in check_movielens(real_copy)
     assert 'ML-100K, md5 verified: 22 files; missing u3.test' in describe_data(real_copy)
+
+
+def test_missing_split_file(real_copy):
+    (real_copy/'u4.test').unlink()
+    with pytest.raises(FileNotFoundError, match=r'u4\.test is missing'): load_fold('u4', real_copy)

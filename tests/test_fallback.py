@@ -2,8 +2,8 @@
 from urllib.error import URLError
 import pytest
 from fastai.data.external import fastai_cfg
-import collab_nbdev.data as data
-from collab_nbdev.data import movielens_path, is_synthetic
+import collab_nbdev.files as files
+from collab_nbdev.files import movielens_path, is_synthetic
 
 
 @pytest.fixture
@@ -12,7 +12,7 @@ def offline(monkeypatch, tmp_path):
     monkeypatch.delenv('COLLAB_NBDEV_DATA', raising=False)
     monkeypatch.setenv('FASTAI_HOME', str(tmp_path/'fastai_home'))
     def no_network(url, *args, **kwargs): raise URLError('[Errno -3] Temporary failure in name resolution')
-    monkeypatch.setattr(data, 'untar_data', no_network)
+    monkeypatch.setattr(files, 'untar_data', no_network)
     fastai_cfg.cache_clear()  # fastai reads FASTAI_HOME once per process and caches it; start afresh, as a new process would
     yield tmp_path/'fastai_home'
     fastai_cfg.cache_clear()
