@@ -4,20 +4,23 @@
 
 # %% ../nbs/library/08_cli.ipynb #2796a14e
 from __future__ import annotations
-import argparse, sys
+import argparse, contextlib, inspect, io, os, sys
 from json import dumps
 from fastcore.docments import docments
 from fastcore.script import Param
 from .core import *
-from .files import movielens_path, synthetic_path, synthetic_movielens, is_synthetic, load_titled_ratings, describe_data
+from .files import movielens_path, synthetic_path, synthetic_movielens, is_synthetic, describe_data
+from .ratings import (RELEASES, find_release, load_movielens, movielens_release, read_ratings, read_titles, add_titles,
+                                  default_y_range)
 from .loaders import FastCollabDataLoaders
 from .learner import FastLearner, EpochTable
+from .scale import BOOK_RECIPE, LARGE_RATINGS, LARGE_RECIPE, sparse_learner, distributed, launch, num_distrib, rank_distrib
 from .interpret import similar_items
 from .recommend import recommend
 from .persist import MODELS, save_collab, load_collab, model_spec, INFO
 
 # %% auto #0
-__all__ = ['TRAINABLE', 'UsageError', 'CommandParser', 'cli_parser', 'run_cli', 'data_cli', 'collab_data', 'data_folder',
+__all__ = ['TRAINABLE', 'RECIPES', 'UsageError', 'CommandParser', 'cli_parser', 'run_cli', 'data_cli', 'collab_data', 'load_data',
            'train_cli', 'collab_train', 'recommend_cli', 'collab_recommend']
 
 # %% ../nbs/library/08_cli.ipynb #064851e9
@@ -40,7 +43,7 @@ def cli_parser(func, # a function whose parameters, defaults and docments commen
     "A parser for `func`'s parameters, as fastcore's `anno_parser` builds it, with `--n-factors` for `n_factors` and `-n` for `n`"
     p = CommandParser(prog=prog, description=func.__doc__)
     for name, doc in docments(func, full=True, returns=False, eval_str=True).items():
-        param = Param(doc.docment, doc.anno)
+        param = Param(doc.docment, str, action='append') if doc.anno is list else Param(doc.docment, doc.anno)  # a list: once per value
         param.set_default(doc.default)  # as `anno_parser` does: a bool becomes a flag, a default joins the help
         p.add_argument('-' + name if len(name) == 1 else '--' + name.replace('_', '-'), dest=name, **param.kwargs)
     return p
@@ -70,72 +73,164 @@ def collab_data(argv:list=None # the options, e.g. `['--path', 'ml-100k']`; by d
     run_cli(data_cli, 'collab_data', argv)  # returns nothing: a console script's return value would become its exit status
 
 # %% ../nbs/library/08_cli.ipynb #44c372b0
-def data_folder(data:str # a folder holding ML-100K, 'auto' (found by `movielens_path`) or 'synthetic'
-               ) -> Path:
-    "The data folder that `--data` names, or a `UsageError` that says what is wrong with it"
-    if data == 'synthetic':
-        if not is_synthetic(synthetic_path()): synthetic_movielens(synthetic_path())
-        return synthetic_path()
-    if data == 'auto':
-        with warnings.catch_warnings(record=True) as caught:  # the offline fallback's warning, shown as one line instead of Python's two
-            warnings.simplefilter('always', UserWarning)
-            path = movielens_path()
-        for w in caught: print(f"warning: {w.message}", file=sys.stderr)
-        return path
-    path = Path(data).expanduser()
-    if not path.is_dir(): raise UsageError(f"--data {data}: no such folder; give a folder holding ML-100K's u.data, 'auto' or 'synthetic'")
-    if not (path/'u.data').is_file(): raise UsageError(f"--data {data}: no u.data in this folder; give the extracted ml-100k folder")
-    return path
+def _progress(file:Path):
+    "A `progress` callback for a large `file`: a line on stderr at each quarter read; nothing for a small one"
+    if file.stat().st_size < 50e6: return None
+    marks = [0.25, 0.5, 0.75, 1.0]
+    def show(fraction):
+        while marks and fraction >= marks[0]: print(f"reading {file.name}: {marks.pop(0):.0%}", file=sys.stderr, flush=True)
+    return show
+
+def _quietly(get):
+    "`get()`, with its fallback warning printed as one line on stderr instead of Python's two"
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter('always', UserWarning)
+        result = get()
+    for w in caught: print(f"warning: {w.message}", file=sys.stderr)
+    return result
+
+def load_data(data:str, # `auto`, `synthetic`, a release's name, a folder holding a release, or a ratings file
+              user_col:str=None, item_col:str=None, rating_col:str=None, # a ratings file's columns, by default its first three
+              titles:str=None, # a file of item ids and their titles, for a ratings file
+              str_ids:bool=False # a ratings file's ids are text, not numbers
+             ) -> tuple:
+    "The ratings `--data` names (`user`, `item`, `rating`, and `title` when known), the ratings file, and a line saying what they are"
+    is_file = Path(data).expanduser().is_file()
+    for option, value in (('--user-col', user_col), ('--item-col', item_col), ('--rating-col', rating_col), ('--titles', titles)):
+        if value is not None and not is_file: raise UsageError(f"{option} applies to a ratings file, and --data {data} is not one")
+    try:
+        if data in ('auto', 'synthetic', 'ml-100k') or data in RELEASES:
+            path = (_quietly(movielens_path) if data == 'auto' else synthetic_path() if data == 'synthetic'
+                    else _quietly(lambda: movielens_release(data)))
+            if data == 'synthetic' and not is_synthetic(path): synthetic_movielens(path)
+        else:
+            path = Path(data).expanduser()
+            if not path.exists(): raise UsageError(f"--data {data}: no such file or folder; give `auto`, a release such as ml-1m, a folder or a ratings file")
+        if path.is_file():
+            ratings = read_ratings(path, user_col, item_col, rating_col, int_ids=not str_ids, progress=_progress(path))
+            if titles: ratings = add_titles(ratings, read_titles(titles, int_ids=not str_ids), path, titles)
+            return ratings, path, f"data: {path} (a ratings file: user {ratings.columns[0]}, item {ratings.columns[1]}, rating {ratings.columns[2]})"
+        release = find_release(path)
+        if release == 'ml-100k': return load_movielens(path), path/'u.data', describe_data(path).splitlines()[0]
+        file = path/RELEASES[release].ratings
+        kind = 'SYNTHETIC stand-in, NOT the real data' if (path/'planted.npz').is_file() else 'counts checked against the release'
+        return load_movielens(path, progress=_progress(file)), file, f"data: {path} (MovieLens {release}, {kind})"
+    except (FileNotFoundError, ValueError) as e: raise UsageError(f"--data {data}: {e}") from None
+
+def _shape(ratings:pd.DataFrame) -> str:
+    "One line on the shape of `ratings`"
+    n_users, n_items = ratings.user.nunique(), ratings.item.nunique()
+    return (f"{n_users:,} users, {n_items:,} items, {len(ratings):,} ratings, {len(ratings)/(n_users*n_items):.1%} dense, "
+            f"ratings {ratings.rating.min():g} to {ratings.rating.max():g}, mean {ratings.rating.mean():.2f}")
 
 # %% ../nbs/library/08_cli.ipynb #527f42e7
-TRAINABLE = [k for k, (cls, _) in MODELS.items() if cls.__module__.startswith('collab_nbdev')]  # fastai's own class is built by `collab_learner`
+def _trainable(cls) -> bool:
+    "Whether `collab_train` can train `cls`: one of ours (fastai's `EmbeddingDotBias` is `collab_learner`'s) that predicts ratings in a `y_range`"
+    return cls.__module__.startswith('collab_nbdev') and 'y_range' in inspect.signature(cls.from_classes).parameters
 
-def _new_model(kind:str, dls, n_factors:int=None) -> nn.Module:
+TRAINABLE = [k for k, (cls, _) in MODELS.items() if _trainable(cls)]
+
+def _new_model(kind:str, dls, n_factors:int=None, y_range:tuple=(0, 5.5)) -> nn.Module:
     "A fresh model of `kind` for `dls`, with its class's own number of factors unless `n_factors` is given"
-    return MODELS[kind][0].from_classes(dls.classes, **({} if n_factors is None else dict(n_factors=n_factors)))
+    return MODELS[kind][0].from_classes(dls.classes, **({} if n_factors is None else dict(n_factors=n_factors)), y_range=y_range)
 
-def _check_options(model, epochs, lr, wd, n_factors, bs, valid_pct, threads, out):
+RECIPES = ('auto', 'book', 'sparse')
+
+def _check_options(model, epochs, lr, wd, n_factors, bs, valid_pct, threads, out, recipe='auto', nproc=1, device=None):
     "Raise a `UsageError` naming the first option whose value cannot work"
     if model not in TRAINABLE: raise UsageError(f"--model must be one of {', '.join(TRAINABLE)}, got {model!r}")
-    checks = [('--epochs', epochs, epochs >= 1, 'at least 1'), ('--lr', lr, lr > 0, 'positive'), ('--wd', wd, wd >= 0, 'zero or more'),
-              ('--n-factors', n_factors, n_factors is None or n_factors >= 1, 'at least 1'), ('--bs', bs, bs >= 1, 'at least 1'),
-              ('--valid-pct', valid_pct, 0 < valid_pct < 1, 'between 0 and 1, e.g. 0.2'), ('--threads', threads, threads >= 1, 'at least 1')]
+    if recipe not in RECIPES: raise UsageError(f"--recipe must be one of {', '.join(RECIPES)}, got {recipe!r}")
+    checks = [('--epochs', epochs, epochs >= 1, 'at least 1'), ('--lr', lr, lr is None or lr > 0, 'positive'),
+              ('--wd', wd, wd is None or wd >= 0, 'zero or more'), ('--n-factors', n_factors, n_factors is None or n_factors >= 1, 'at least 1'),
+              ('--bs', bs, bs is None or bs >= 1, 'at least 1'), ('--valid-pct', valid_pct, 0 < valid_pct < 1, 'between 0 and 1, e.g. 0.2'),
+              ('--threads', threads, threads >= 1, 'at least 1'), ('--nproc', nproc, nproc >= 1, 'at least 1')]
     for option, value, ok, want in checks:
         if not ok: raise UsageError(f"{option} must be {want}, got {value}")
     if Path(out).exists() and not Path(out).is_dir(): raise UsageError(f"--out {out}: is a file; give a folder to save the model in")
+    if nproc > 1 and num_distrib() > 1:
+        raise UsageError(f"--nproc {nproc}: this process is already one of {num_distrib()} (started by torchrun?); leave --nproc out")
+    if device is not None:
+        try: kind = torch.device(device).type
+        except RuntimeError: raise UsageError(f"--device {device!r}: not a device; give cpu, cuda or cuda:N") from None
+        if kind == 'cuda' and not torch.cuda.is_available(): raise UsageError(f"--device {device}: no CUDA device is available here")
+
+def _device(device:str=None):
+    "The device to train on: `device`, or fastai's default; one GPU per process when there are several processes"
+    if num_distrib() > 1 and (device or str(default_device())).startswith('cuda'): return torch.device('cuda', int(os.environ.get('LOCAL_RANK', 0)))
+    return None if device is None else torch.device(device)
 
 # %% ../nbs/library/08_cli.ipynb #a4682550
-def train_cli(data:str='auto', # a folder holding ML-100K, `auto` (found as `collab_data` finds it) or `synthetic`
+def train_cli(data:str='auto', # `auto` (ML-100K, found as `collab_data` finds it), `synthetic`, a release such as ml-1m, a folder or a ratings file
+              user_col:str=None, # with a ratings file: its user column, by default the first
+              item_col:str=None, # with a ratings file: its item column, by default the second
+              rating_col:str=None, # with a ratings file: its rating column, by default the third
+              titles:str=None, # with a ratings file: a file of item ids and titles (its first two columns), to train on titles
+              str_ids:bool=False, # with a ratings file: its ids are text, not numbers
               model:str='DotProductBias', # the kind of model: DotProduct, DotProductBias, DotProductBiasParams or CollabNN
               epochs:int=5, # epochs of `fit_one_cycle`
-              lr:float=5e-3, # its maximum learning rate
-              wd:float=0.1, # weight decay
+              lr:float=None, # its maximum learning rate: the book's 5e-3, or 1e-2 on the sparse path
+              wd:float=None, # weight decay: the book's 0.1, also on the sparse path
               n_factors:int=None, # factors per user and item: by default 50, and fastai's `emb_sz_rule` for CollabNN
-              bs:int=64, # batch size
+              bs:int=None, # batch size (per process): the book's 64, or 4096 on the sparse path
               seed:int=42, # seeds the split, the order of the batches and the initial weights
               valid_pct:float=0.2, # share of the ratings held out to validate on
+              recipe:str='auto', # `book` (dense Adam), `sparse` (sparse embeddings and LazyAdam), or `auto`: sparse from 1,000,000 ratings on
+              nproc:int=1, # processes to train in, with fastai's distributed training (torch DDP; gloo on a CPU)
+              device:str=None, # cpu, cuda or cuda:N; by default fastai's default device, a GPU when there is one
               threads:int=1, # CPU threads for torch: batches this small gain little from more, and on a busy machine lose much
               out:str='collab_model' # the folder to save the model in (with `save_collab`); an earlier model there is replaced
              ) -> Path:
-    "Train a collaborative filtering model on MovieLens 100K, print one line per epoch, and save it without pickle"
-    _check_options(model, epochs, lr, wd, n_factors, bs, valid_pct, threads, out)
+    "Train a collaborative filtering model on MovieLens or your own ratings, print one line per epoch, and save it without pickle"
+    _check_options(model, epochs, lr, wd, n_factors, bs, valid_pct, threads, out, recipe, nproc, device)
+    if nproc > 1:  # start `nproc` copies of this command, each one process of the group, and wait for them
+        options = {k: v for k, v in locals().items() if k in inspect.signature(train_cli).parameters}
+        code = launch('collab_nbdev.cli:_train_worker', {**options, 'nproc': 1}, nproc, threads=threads)
+        if code: raise SystemExit(code)   # the failed process has printed its error
+        return Path(out)
+    with contextlib.redirect_stdout(io.StringIO()) if rank_distrib() > 0 else contextlib.nullcontext():  # one process speaks
+        return _train(data, user_col, item_col, rating_col, titles, str_ids, model, epochs, lr, wd, n_factors, bs, seed, valid_pct, recipe,
+                      device, threads, out)
+
+def _train_worker(**kwargs):
+    "`train_cli` in one of the processes `--nproc` starts: a `UsageError` is one line on stderr and exit status 2, as on the command line"
+    try: train_cli(**kwargs)
+    except UsageError as e: _fail('collab_train', str(e))
+
+def _train(data, user_col, item_col, rating_col, titles, str_ids, model, epochs, lr, wd, n_factors, bs, seed, valid_pct, recipe, device, threads, out):
+    "What `train_cli` does in each process"
     torch.set_num_threads(threads)
-    path = data_folder(data)
-    try:
-        print(describe_data(path))
-        ratings = load_titled_ratings(path)
-    except (FileNotFoundError, ValueError) as e: raise UsageError(f"--data {data}: {e}") from None
-    dls = FastCollabDataLoaders.from_df(ratings, item_name='title', bs=bs, seed=seed, valid_pct=valid_pct)
+    ratings, file, line = load_data(data, user_col, item_col, rating_col, titles, str_ids)
+    print(line); print(_shape(ratings))
+    sparse = recipe == 'sparse' or (recipe == 'auto' and len(ratings) >= LARGE_RATINGS)
+    settings = {**(LARGE_RECIPE if sparse else BOOK_RECIPE), **{k: v for k, v in dict(bs=bs, lr=lr, wd=wd).items() if v is not None}}
+    bs, lr, wd = settings['bs'], settings['lr'], settings['wd']
+    item_name = 'title' if 'title' in ratings.columns else 'item'  # titles as the items, as the chapter does, when there are titles
+    dls = FastCollabDataLoaders.from_df(ratings, item_name=item_name, rating_name='rating', bs=bs, seed=seed, valid_pct=valid_pct,
+                                        device=_device(device))
+    y_range, n_ratings = default_y_range(ratings), len(ratings)
+    del ratings   # the loaders hold what training needs
     set_seed(seed)
-    learn = FastLearner(dls, _new_model(model, dls, n_factors))  # fastai's Learner, with less work per batch
+    net = _new_model(model, dls, n_factors, y_range)
+    if sparse:
+        if not any(isinstance(m, nn.Embedding) for m in net.modules()):
+            raise UsageError(f"--model {model} keeps its tables in nn.Parameter, which cannot have sparse gradients; use --recipe book")
+        learn = sparse_learner(dls, net)
+        why = f"{n_ratings:,} ratings, from {LARGE_RATINGS:,} on" if recipe == 'auto' else '--recipe sparse'
+        print(f"sparse path ({why}): sparse embeddings and LazyAdam, which update only the rows each batch touches")
+    else: learn = FastLearner(dls, net)  # fastai's Learner, with less work per batch
     kind, args = model_spec(learn.model)
     print(f"model: {kind}({', '.join(f'{k}={v}' for k, v in args.items())})")
+    if num_distrib() > 1:
+        print(f"{num_distrib()} processes (torch DDP through fastai's distrib_ctx, {'gloo' if dls.device.type == 'cpu' else 'nccl'}): "
+              f"each takes its share of every batch of {bs * num_distrib():,} ratings, bs {bs} per process")
     print(f"training on {dls.device.type}: {epochs} epoch{'s' * (epochs != 1)} of fit_one_cycle, lr {lr}, wd {wd}, bs {bs}, seed {seed}; "
           f"{len(dls.train.dataset):,} ratings to train on, {len(dls.valid.dataset):,} to validate on", flush=True)
-    with learn.no_bar(), learn.no_logging(): learn.fit_one_cycle(epochs, lr, wd=wd, cbs=EpochTable())
+    with learn.no_bar(), learn.no_logging(), distributed(learn): learn.fit_one_cycle(epochs, lr, wd=wd, cbs=EpochTable())
     valid_mse = float(learn.recorder.values[-1][1])
-    training = dict(model=model, epochs=epochs, lr=lr, wd=wd, bs=bs, seed=seed, valid_pct=valid_pct, valid_mse=valid_mse)
-    out = save_collab(learn, out, data=path, training=training)
+    if rank_distrib() > 0: return Path(out)   # the weights are the same in every process: process 0 saves them
+    training = dict(model=model, epochs=epochs, lr=lr, wd=wd, bs=bs, seed=seed, valid_pct=valid_pct, valid_mse=valid_mse,
+                    recipe='sparse' if sparse else 'book', nproc=max(num_distrib(), 1))
+    out = save_collab(learn, out, data=file, training=training)
     print(f"saved to {out} (model.safetensors, {INFO}, rated.safetensors); valid MSE {valid_mse:.4f}")
     return out
 
@@ -158,30 +253,56 @@ def _as_json(query:dict, key:str, table) -> str:
     return dumps({**query, key: rows}, indent=1)
 
 # %% ../nbs/library/08_cli.ipynb #e54ad761
+def _as_id(value:str, vocab:list, option:str):
+    "`value` as the vocabulary holds its entries: an int when they are ints, else the text itself"
+    if not all(isinstance(v, int) for v in vocab[1:]): return value
+    try: return int(value)
+    except ValueError: raise UsageError(f"{option} {value!r}: the model's ids are whole numbers") from None
+
+def _parse_rated(rated:list, items:list) -> dict:
+    "`--rated ITEM=RATING` options as a dict of item to rating"
+    out = {}
+    for r in rated:
+        item, sep, value = r.rpartition('=')
+        try: out[_as_id(item, items, '--rated')] = float(value)
+        except ValueError: raise UsageError(f"--rated {r!r}: must be ITEM=RATING, e.g. \"Star Wars (1977)=5\"") from None
+        if not sep or not item: raise UsageError(f"--rated {r!r}: must be ITEM=RATING, e.g. \"Star Wars (1977)=5\"")
+    return out
+
 def recommend_cli(model:str='collab_model', # the folder that `collab_train --out` saved the model in
-                  user:int=None, # recommend titles to this user id
-                  n:int=10, # how many titles to show
-                  similar:str=None, # instead, show the titles closest to this one, e.g. "Silence of the Lambs, The (1991)"
-                  min_ratings:int=0, # with --similar, only titles with at least this many ratings in the model's data
+                  user:str=None, # recommend items to this user id
+                  rated:list=None, # instead, a new user's rating, ITEM=RATING, e.g. "Star Wars (1977)=5"; give it once for each rating
+                  n:int=10, # how many items to show
+                  similar:str=None, # instead, show the items closest to this one, e.g. "Silence of the Lambs, The (1991)"
+                  min_ratings:int=0, # with --similar, only items with at least this many ratings in the model's data
                   cold_start:bool=False, # for a user not in the training data, recommend what the average user would like
                   json:bool=False # print JSON instead of a table
                  ) -> str:
-    "Recommend titles to a user, or find a title's nearest neighbours, with a model saved by `collab_train`"
-    if (user is None) == (similar is None): raise UsageError("give either --user ID (recommendations) or --similar TITLE (neighbours)")
+    "Recommend items to a user or a new user, or find an item's nearest neighbours, with a model saved by `collab_train`"
+    if sum(v is not None for v in (user, rated, similar)) != 1:
+        raise UsageError("give one of --user ID (recommendations), --rated ITEM=RATING (a new user's) or --similar ITEM (neighbours)")
     if n < 1: raise UsageError(f"-n must be at least 1, got {n}")
     if min_ratings < 0: raise UsageError(f"--min-ratings must be 0 or more, got {min_ratings}")
     learn = _load(model)
     (user_name, users), (item_name, items) = learn.classes.items()
     if similar is not None:
-        try: table = similar_items(learn, similar, n, min_ratings=min_ratings)
+        try: table = similar_items(learn, _as_id(similar, items, '--similar'), n, min_ratings=min_ratings)
         except KeyError as e: raise UsageError(f"--similar: {e.args[0]}") from None
         query, key = {'similar_to': similar}, 'similar'
         head = f"the {len(table)} {item_name}s whose factors point closest to {similar!r}:"
+    elif rated is not None:
+        given = _parse_rated(rated, items)
+        try: table = recommend(learn, None, n, rated=given)
+        except (KeyError, ValueError) as e: raise UsageError(f"--rated: {e.args[0]}") from None
+        query, key = {'rated': {str(k): v for k, v in given.items()}}, 'recommendations'
+        head = (f"a new user who rated {len(given)} {item_name}{'s' * (len(given) != 1)}, folded in without retraining; "
+                f"the {len(table)} others with the highest predicted rating:")
     else:
+        user = _as_id(user, users, '--user')
         known = user in users[1:]
         if not known and not cold_start:
             raise UsageError(f"--user {user}: not in the model's training data ({len(users)-1:,} users); "
-                             "add --cold-start to recommend what the average user would like")
+                             "add --cold-start to recommend what the average user would like, or give their ratings with --rated")
         table = recommend(learn, user, n, cold_start=cold_start)
         query, key = {'user': user, 'cold_start': not known}, 'recommendations'
         n_rated = int((learn.rated[:, 0] == users.index(user)).sum()) if known else 0

@@ -4,7 +4,6 @@
 
 # %% ../nbs/chapter/02_latent_factors.ipynb #6ad59322
 from __future__ import annotations
-from torch.nn.functional import one_hot
 from .core import *
 
 # %% auto #0
@@ -25,11 +24,11 @@ def _check_indices(idx, # integer indices, as a tensor, array, list or int
             raise IndexError(f"index {idx[pos].item()}{where} {what}: a table of {n_rows} rows takes indices 0..{n_rows-1}")
     return idx.long()
 
-# %% ../nbs/chapter/02_latent_factors.ipynb #d3f5d9ce
+# %% ../nbs/chapter/02_latent_factors.ipynb #771fa443
 def one_hot_lookup(idx, # integer indices into the rows of `weight`, of any shape
                    weight:Tensor # the (rows, factors) matrix to take rows from
                   ) -> Tensor:
     "The rows `weight[idx]`, computed as the one-hot matrix of `idx` times `weight`"
     if weight.ndim != 2: raise ValueError(f"weight must be a 2-D (rows, factors) matrix, got shape {tuple(weight.shape)}")
     idx = _check_indices(idx, len(weight))
-    return one_hot(idx, num_classes=len(weight)).to(weight.dtype) @ weight
+    return F.one_hot(idx, num_classes=len(weight)).to(weight.dtype) @ weight

@@ -8,7 +8,7 @@ from torch.utils.data import TensorDataset
 from .core import *
 
 # %% auto #0
-__all__ = ['permutation_sampling', 'FastCollabDL', 'FastCollabDataLoaders']
+__all__ = ['permutation_sampling', 'FastCollabDL', 'random_split', 'FastCollabDataLoaders']
 
 # %% ../nbs/library/03_loaders.ipynb #0b125f78
 def permutation_sampling(dls:DataLoaders # built by `CollabDataLoaders.from_df` (or any `TabularPandas`)
@@ -77,6 +77,17 @@ def _check_frame(df, what:str, names:list):
         if df[n].isna().any(): raise ValueError(f"{what} column {n!r} has a missing value at index {df.index[df[n].isna()][0]!r}")
 
 # %% ../nbs/library/03_loaders.ipynb #ff82ae2d
+def random_split(n:int, # how many rows
+                 valid_pct:float=0.2, # share of them held out for validation
+                 seed:int=None # seeds torch's global generator first, as `RandomSplitter` does
+                ) -> tuple:
+    "The training and validation row numbers that fastai's `RandomSplitter(valid_pct, seed)` gives for `n` rows, as two tensors"
+    if seed is not None: torch.manual_seed(seed)
+    idx = torch.randperm(n)
+    cut = int(valid_pct * n)
+    return idx[cut:], idx[:cut]
+
+# %% ../nbs/library/03_loaders.ipynb #496c2323
 class FastCollabDataLoaders(DataLoaders):
     "A faster drop-in for `CollabDataLoaders`, sampling a permutation per epoch"
     @classmethod
@@ -95,8 +106,8 @@ class FastCollabDataLoaders(DataLoaders):
         "Split `ratings` at random, as `CollabDataLoaders.from_df` does, and build the loaders with `from_dfs`"
         _check_frame(ratings, 'ratings', _names(ratings, user_name, item_name, rating_name))
         if not 0 < valid_pct < 1: raise ValueError(f"valid_pct must be between 0 and 1 (exclusive), got {valid_pct}")
-        train_idx, valid_idx = RandomSplitter(valid_pct=valid_pct, seed=seed)(range(len(ratings)))
-        return cls.from_dfs(ratings.iloc[train_idx], ratings.iloc[valid_idx], user_name, item_name, rating_name, seed, path, bs,
+        train_idx, valid_idx = random_split(len(ratings), valid_pct, seed)
+        return cls.from_dfs(ratings.iloc[train_idx.numpy()], ratings.iloc[valid_idx.numpy()], user_name, item_name, rating_name, seed, path, bs,
                             val_bs=val_bs, device=device, drop_last=drop_last)
 
     @classmethod
@@ -121,10 +132,10 @@ class FastCollabDataLoaders(DataLoaders):
         valid_dl = train_dl.new(tensors(valid), bs=val_bs, shuffle=False, drop_last=False)
         return cls(train_dl, valid_dl, path=path, device=train_dl.device)
 
-# %% ../nbs/library/03_loaders.ipynb #bbfde6b9
+# %% ../nbs/library/03_loaders.ipynb #29984697
 def _encode(df:pd.DataFrame, classes:dict) -> torch.Tensor:
     "Index of each row's user and item in `classes`; values not in a vocabulary get 0, `#na#`, as fastai's `Categorify` does"
-    return torch.tensor(np.stack([pd.Index(v[1:]).get_indexer(df[n]) + 1 for n, v in classes.items()], 1), dtype=torch.long)
+    return torch.from_numpy(np.stack([pd.Index(v[1:]).get_indexer(df[n]) + 1 for n, v in classes.items()], 1).astype(np.int64, copy=False))
 
 # %% ../nbs/library/03_loaders.ipynb #76962bb5
 @patch

@@ -10,6 +10,7 @@ from safetensors.torch import load_file, save_file
 from .core import *
 from .models import DotProduct, DotProductBias, DotProductBiasParams
 from .deep import CollabNN
+from .rating_classes import DotProductClasses
 from .interpret import rated_pairs, similar_items, _parts
 from .recommend import recommend
 
@@ -30,7 +31,7 @@ def _embedding_dot_bias_args(model:EmbeddingDotBias) -> dict:
 
 MODELS = {'DotProduct': (DotProduct, stored_args), 'DotProductBias': (DotProductBias, stored_args),
           'DotProductBiasParams': (DotProductBiasParams, stored_args), 'CollabNN': (CollabNN, stored_args),
-          'EmbeddingDotBias': (EmbeddingDotBias, _embedding_dot_bias_args)}
+          'DotProductClasses': (DotProductClasses, stored_args), 'EmbeddingDotBias': (EmbeddingDotBias, _embedding_dot_bias_args)}
 
 # %% ../nbs/library/06_persist.ipynb #9363fbea
 def _plain_args(args:dict) -> dict:

@@ -4,21 +4,15 @@
 
 # %% ../nbs/chapter/05_bootstrapping.ipynb #29da340e
 from __future__ import annotations
-import copy
+from copy import deepcopy   # not `import copy`: the book's `from fastai.tabular.all import *` rebinds `copy` to a function
 from .core import *
+from .foldin import fold_in_rated
 from .interpret import collab_tables, rated_pairs, _parts, _item_index
 
 # %% auto #0
 __all__ = ['recommend']
 
-# %% ../nbs/chapter/05_bootstrapping.ipynb #8e271aa6
-def _average_user(model:nn.Module) -> nn.Module:
-    "A copy of `model` whose `#na#` user (row 0, never trained) holds the mean of every other user's factors and bias"
-    model = copy.deepcopy(model)
-    for name, t in collab_tables(model).items():
-        if name.startswith('user'): t[0] = t[1:].mean(0)  # `t` shares the copy's memory
-    return model
-
+# %% ../nbs/chapter/05_bootstrapping.ipynb #d6165ec0
 def _user_index(users:list, user) -> int:
     "Row of `user` in `users`, or a `KeyError` that says how to get a cold-start answer"
     if user in users[1:]: return users.index(user, 1)
@@ -38,28 +32,48 @@ def _rated_by(ratings:pd.DataFrame, user, user_name:str, item_name:str, items:li
 
 # %% ../nbs/chapter/05_bootstrapping.ipynb #5a8b1ed3
 def recommend(learn, # a trained `Learner`, or what `load_collab` returns
-              user, # a user id of the training data
+              user, # a user id of the training data; None with `rated`
               n:int=10, # how many items to return
               ratings:pd.DataFrame=None, # more ratings whose items are left out too, e.g. a new user's first ratings
-              cold_start:bool=False # for a user not in the training data, recommend for the average user instead of raising
+              cold_start:bool=False, # for a user not in the training data, recommend for the average user instead of raising
+              rated:dict=None # instead of `user`, a new user's ratings, item -> rating, folded in without retraining (see `fold_in`)
              ) -> pd.DataFrame:
     "The `n` items with the highest predicted rating for `user`, among those they have not rated"
     model, users, items, user_name, item_name = _parts(learn)
-    n, known = as_count(n, 'n'), user in users[1:]
-    if not known and not cold_start: _user_index(users, user)
-    rated = torch.zeros(len(items), dtype=torch.bool)
-    rated[0] = True   # `#na#` is no item
+    n = as_count(n, 'n')
+    if rated is not None and user is not None: raise ValueError("give a known `user` or a new user's `rated`, not both")
+    known = rated is None and user in users[1:]
+    if rated is None and not known and not cold_start: _user_index(users, user)
+    seen = torch.zeros(len(items), dtype=torch.bool)
+    seen[0] = True   # `#na#` is no item
     if known:
         u = _user_index(users, user)
         pairs = rated_pairs(learn)
-        rated[pairs[pairs[:, 0] == u, 1]] = True
+        seen[pairs[pairs[:, 0] == u, 1]] = True
+    elif rated is not None:
+        factors, bias, rows = fold_in_rated(learn, rated)
+        u, model, seen[rows] = 0, _as_user0(model, factors, bias), True
     else: u, model = 0, _average_user(model)
-    if ratings is not None: rated[_rated_by(ratings, user, user_name, item_name, items)] = True
+    if ratings is not None: seen[_rated_by(ratings, user, user_name, item_name, items)] = True
     x = torch.stack([torch.full((len(items),), u), torch.arange(len(items))], dim=1)
     was_training = model.training
     with torch.no_grad(): preds = model.eval()(x.to(next(model.parameters()).device)).view(-1).float().cpu()
     model.train(was_training)
-    preds[rated] = -math.inf
-    top = preds.topk(min(n, int((~rated).sum())))
+    preds[seen] = -math.inf
+    top = preds.topk(min(n, int((~seen).sum())))
     return pd.DataFrame({item_name: [items[j] for j in top.indices], 'predicted_rating': top.values.numpy()},
                         index=pd.RangeIndex(1, len(top.indices) + 1, name='rank'))
+
+# %% ../nbs/chapter/05_bootstrapping.ipynb #275eed6b
+def _average_user(model:nn.Module) -> nn.Module:
+    "A copy of `model` whose `#na#` user (row 0, never trained) holds the mean of every other user's factors and bias"
+    t = collab_tables(model)
+    return _as_user0(model, t['user_factors'][1:].mean(0), t['user_bias'][1:].mean() if 'user_bias' in t else None)
+
+def _as_user0(model:nn.Module, factors:Tensor, bias:Tensor=None) -> nn.Module:
+    "A copy of `model` whose `#na#` user (row 0) has `factors` and `bias`"
+    model = deepcopy(model)
+    t = collab_tables(model)  # these share the copy's memory
+    t['user_factors'][0] = factors
+    if bias is not None and 'user_bias' in t: t['user_bias'][0] = bias
+    return model

@@ -144,3 +144,56 @@ def test_bad_options(env, tmp_path):
         r = run(env, *args)
         one_line_error(r, args[0])
         assert r.stdout == ''   # failed before printing anything
+
+
+@pytest.mark.parametrize('like', ['ml-latest-small', 'ml-1m', 'ml-10m', 'ml-20m', 'ml-25m', 'ml-32m'])
+def test_train_on_every_release_format(env, tmp_path, like):
+    "collab_train on a folder in each release's exact files, written by the synthetic generator at a small size"
+    from collab_nbdev.ratings import synthetic_release
+    data = synthetic_release(tmp_path/like, like=like, n_ratings=30_000)
+    r = run(env, 'collab_train', '--data', data, '--epochs', '1', '--bs', '2048', '--out', tmp_path/'model')
+    assert r.returncode == 0, r.stderr
+    assert f'MovieLens {like}, SYNTHETIC stand-in, NOT the real data' in r.stdout.splitlines()[0]
+    r = run(env, 'collab_recommend', '--model', tmp_path/'model', '--user', '1', '-n', '3', '--json')
+    assert r.returncode == 0, r.stderr
+    assert all(rec['title'].startswith('Synthetic Movie ') for rec in json.loads(r.stdout)['recommendations'])   # titles, not ids
+
+
+def test_train_on_a_generic_csv_and_recommend_ids(env, tmp_path):
+    "A ratings file with its own column names and no titles: recommendations are item ids"
+    import numpy as np, pandas as pd
+    rng = np.random.default_rng(1)
+    pd.DataFrame({'member': rng.integers(1, 200, 8000), 'book': rng.integers(1, 300, 8000), 'score': rng.integers(1, 11, 8000)}) \
+      .drop_duplicates(['member', 'book']).to_csv(tmp_path/'books.csv', index=False)
+    r = run(env, 'collab_train', '--data', tmp_path/'books.csv', '--user-col', 'member', '--item-col', 'book', '--rating-col', 'score',
+            '--epochs', '1', '--bs', '512', '--out', tmp_path/'model')
+    assert r.returncode == 0, r.stderr
+    assert 'ratings 1 to 10' in r.stdout and 'y_range=[-1.25, 11.125]' in r.stdout
+    r = run(env, 'collab_recommend', '--model', tmp_path/'model', '--user', '3', '-n', '4', '--json')
+    assert r.returncode == 0 and all(isinstance(rec['item'], int) for rec in json.loads(r.stdout)['recommendations'])
+    r = run(env, 'collab_recommend', '--model', tmp_path/'model', '--rated', '5=9', '--rated', '7=2', '-n', '2')
+    assert r.returncode == 0 and r.stdout.startswith('a new user who rated 2 items'), r.stderr
+
+
+@pytest.mark.parametrize('content, text', [
+    ('user;item;rating\n1;2;4\n', 'is the file separated by another character'),     # wrong separator
+    ('1,2,4\n1,3,5\n', 'line 1 looks like data, not a header'),                         # missing header
+    ('u,i,r\n1,x,4\n', "line 2: i 'x' is not a whole number"),                          # a non-numeric id
+    ('u,i,r\n1,2,4\n1,2,5\n', 'lines 2 and 3: user 1 rated item 2 twice'),              # a duplicate pair
+    ('', 'is empty'),                                                                    # an empty file
+    ('u,i,r\n1,2,4\n1,3', 'was the file truncated?')])                                  # a truncated last line
+def test_bad_ratings_files(env, tmp_path, content, text):
+    (tmp_path/'r.csv').write_text(content)
+    line = one_line_error(run(env, 'collab_train', '--data', tmp_path/'r.csv'), 'collab_train')
+    assert str(tmp_path/'r.csv') in line and text in line, line
+
+
+def test_half_star_in_a_whole_star_release(env, tmp_path):
+    from collab_nbdev.ratings import synthetic_release
+    data = synthetic_release(tmp_path/'ml-1m', like='ml-1m', n_ratings=30_000)
+    lines = (data/'ratings.dat').read_text().splitlines()
+    u, i, _, t = lines[4].split('::')
+    lines[4] = '::'.join([u, i, '3.5', t])
+    (data/'ratings.dat').write_text('\n'.join(lines) + '\n')
+    line = one_line_error(run(env, 'collab_train', '--data', data), 'collab_train')
+    assert 'ratings.dat, line 5: rating 3.5 is not a whole star from 1 to 5' in line

@@ -50,3 +50,24 @@ def test_explicit_path_wins(monkeypatch, synthetic_path, tmp_path):
 def test_fastai_cache(monkeypatch, real_path):
     monkeypatch.delenv('COLLAB_NBDEV_DATA', raising=False)
     assert movielens_path() == real_path
+
+
+def test_release_offline_falls_back_to_synthetic(offline, monkeypatch):
+    import collab_nbdev.ratings as ratings
+    def no_network(url, *args, **kwargs): raise URLError('[Errno -3] Temporary failure in name resolution')
+    monkeypatch.setattr(ratings, 'untar_data', no_network)
+    with pytest.warns(UserWarning, match='SYNTHETIC stand-in for MovieLens ml-latest-small') as w: path = ratings.movielens_release('ml-latest-small')
+    assert 'ml-latest-small.zip' in str(w[0].message) and path.is_relative_to(offline)
+    assert ratings.find_release(path) == 'ml-latest-small' and len(ratings.load_movielens(path)) == 100_836
+    with pytest.raises(FileNotFoundError, match='MovieLens ml-1m not found: untar_data'): ratings.movielens_release('ml-1m', strict=True)
+
+
+def test_release_from_fastai_cache(monkeypatch, tmp_path):
+    "untar_data finds a release already in fastai's data folder without downloading, as it does ML-100K"
+    import collab_nbdev.ratings as ratings
+    monkeypatch.setenv('FASTAI_HOME', str(tmp_path))
+    fastai_cfg.cache_clear()
+    try:
+        ratings.synthetic_release(tmp_path/'data'/'ml-1m', like='ml-1m', n_ratings=30_000)
+        assert ratings.movielens_release('ml-1m') == tmp_path/'data'/'ml-1m'
+    finally: fastai_cfg.cache_clear()

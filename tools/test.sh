@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Every check CI makes, in the order it makes them. Run it from anywhere inside an installed checkout.
 #  1. the library, README.md and the notebooks are in sync (nbdev_export, nbdev_clean and tools/make_readme.py change nothing);
-#  2. every notebook runs top to bottom (nbdev_test);
-#  3. the pytest suite of the installed package.
+#  2. the real MovieLens 100K can be found (the notebooks check claims about it), else stop with a line that says how to give it;
+#  3. every notebook runs top to bottom (nbdev_test);
+#  4. the pytest suite of the installed package.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -19,6 +20,15 @@ if [ "$before" != "$after" ]; then
   exit 1
 fi
 echo "library, README and notebooks are in sync"
+
+# The notebooks check what they say against the real ML-100K, so without it they would fail one by one, with tracebacks.
+if ! found=$(collab_data --strict 2>&1); then
+  echo "$found" >&2
+  echo "Stopped before the notebooks: they check claims about the real MovieLens 100K, which could not be found." >&2
+  echo "Give it with COLLAB_NBDEV_DATA=/path/to/ml-100k (the extracted folder), or connect to the internet once so that fastai downloads it." >&2
+  exit 1
+fi
+echo "${found%%$'\n'*}"
 
 # One torch thread per process: nbdev_test runs two notebooks at once on this 2-core machine, and the models' batches are
 # far too small to gain from a second thread. With two each, the processes wait on each other: a 5-epoch run measured

@@ -1,0 +1,78 @@
+"""Training in two processes with fastai's distributed training (torch DDP over gloo), as `collab_train --nproc 2` runs it.
+
+Why the weights of a 2-process run must equal those of one process trained on the same global batches: every process draws process 0's
+permutation, cuts it into batches of `bs * 2` and takes its own half of each, so step i of both processes covers global batch i, the batch that one
+process with `bs * 2` sees at its step i (the same seed gives the same permutation). DDP starts both from process 0's weights and averages their
+gradients; each is the gradient of the mean loss over its half, and when the halves are equal in size their average is the gradient of the mean
+loss over the whole batch. The optimiser then takes the same step in both. Only the order of floating-point additions differs (gloo sums the two
+gradients; one process sums over the whole batch), which leaves differences of the order of float32's rounding, about 1e-8 measured; the
+tolerance below, 1e-5, is far below any real difference (one step of lr 1e-2 moves a weight by about 1e-2).
+"""
+import os, re, subprocess, sys, time
+from pathlib import Path
+import numpy as np, pandas as pd, pytest
+from safetensors.torch import load_file
+from collab_nbdev.scale import launch
+
+TIMEOUT = 300   # seconds for any one command: a hang fails the test instead of stalling CI
+
+
+def train(*args, env=None):
+    return subprocess.run(['collab_train', *args], capture_output=True, text=True, timeout=TIMEOUT, env=env)
+
+
+@pytest.fixture(scope='module')
+def ratings_file(tmp_path_factory):
+    "3,000 ratings: 2,400 to train on, 37 batches of 64 and a last one of 32, so that each process's half of every batch is the same size"
+    rng = np.random.default_rng(0)
+    pairs = rng.choice(200 * 150, 3000, replace=False)
+    df = pd.DataFrame({'user': pairs // 150 + 1, 'item': pairs % 150 + 1, 'rating': rng.integers(1, 6, 3000)})
+    file = tmp_path_factory.mktemp('ratings')/'ratings.csv'
+    df.to_csv(file, index=False)
+    return file
+
+
+@pytest.mark.parametrize('recipe', ['sparse', 'book'])
+def test_two_processes_match_one(ratings_file, tmp_path, recipe):
+    common = ['--data', str(ratings_file), '--recipe', recipe, '--epochs', '2', '--lr', '0.01', '--seed', '1']
+    two = train(*common, '--bs', '32', '--nproc', '2', '--out', str(tmp_path/'two'))
+    assert two.returncode == 0, two.stderr
+    assert '2 processes (torch DDP through fastai\'s distrib_ctx, gloo)' in two.stdout
+    epochs = [l for l in two.stdout.splitlines() if re.fullmatch(r' +\d+ +\d\.\d{4} +\d\.\d{4} +\d\d:\d\d', l)]
+    assert len(epochs) == 2, two.stdout   # one epoch table, from process 0 only
+    one = train(*common, '--bs', '64', '--out', str(tmp_path/'one'))
+    assert one.returncode == 0, one.stderr
+    a, b = load_file(tmp_path/'two'/'model.safetensors'), load_file(tmp_path/'one'/'model.safetensors')
+    assert a.keys() == b.keys()
+    for k in a:
+        assert (a[k] - b[k]).abs().max().item() < 1e-5, k
+    start = load_file(tmp_path/'one'/'model.safetensors')['user_factors.weight']
+    assert start.abs().max() > 1e-2   # trained: the comparison is not between two untouched initialisations
+
+
+@pytest.mark.parametrize('rank, after_init', [(1, False), (0, True), (1, True)])
+def test_a_failing_process_ends_the_run(monkeypatch, capfd, rank, after_init):
+    monkeypatch.setenv('PYTHONPATH', str(Path(__file__).parent))
+    start = time.monotonic()
+    code = launch('_distributed_targets:fail_on_rank', dict(rank=rank, after_init=after_init), 2, timeout=TIMEOUT)
+    assert code == 1
+    assert time.monotonic() - start < 120   # not the 600 s the other process would wait for it
+    assert f'ValueError: process {rank} fails' in capfd.readouterr().err
+
+
+def test_launch_stops_at_its_timeout(monkeypatch):
+    monkeypatch.setenv('PYTHONPATH', str(Path(__file__).parent))
+    start = time.monotonic()
+    assert launch('_distributed_targets:sleep', dict(seconds=600), 2, timeout=20) == 124
+    assert time.monotonic() - start < 60
+
+
+def test_a_usage_error_in_the_processes(tmp_path):
+    r = train('--data', str(tmp_path/'nowhere.csv'), '--nproc', '2', '--out', str(tmp_path/'m'))
+    assert r.returncode == 2 and 'nowhere.csv: no such file or folder' in r.stderr and 'Traceback' not in r.stderr
+
+
+def test_nproc_inside_torchrun(tmp_path):
+    r = train('--nproc', '2', '--out', str(tmp_path/'m'), env={**os.environ, 'WORLD_SIZE': '2', 'RANK': '0'})
+    assert r.returncode == 2
+    assert r.stderr.strip() == 'collab_train: --nproc 2: this process is already one of 2 (started by torchrun?); leave --nproc out'
