@@ -30,9 +30,8 @@ if ! found=$(collab_data --strict 2>&1); then
 fi
 echo "${found%%$'\n'*}"
 
-# One torch thread per process: nbdev_test runs two notebooks at once on this 2-core machine, and the models' batches are
-# far too small to gain from a second thread. With two each, the processes wait on each other: a 5-epoch run measured
-# 8 s on one thread took 481 s on two while other jobs ran (nbs/02_dotproduct.ipynb).
+# One torch thread per process: nbdev_test runs two notebooks at once on this 2-core machine, and batches of 64 ratings are far
+# too small to gain from a second thread (measured in nbs/library/04_learner.ipynb, "One thread").
 export OMP_NUM_THREADS=1
 time nbdev_test
 python -m pytest -q tests
