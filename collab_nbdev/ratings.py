@@ -187,6 +187,7 @@ def read_ratings(file, # a ratings file: .csv, .tsv or .parquet, with a header
     "A checked DataFrame of `user`, `item`, `rating` (and `timestamp`) from any ratings file"
     file = Path(file)
     if not file.is_file(): raise FileNotFoundError(f"{file} does not exist")
+    if file.stat().st_size == 0: raise ValueError(f"{file} is empty")
     parquet = file.suffix.lower() == '.parquet' and sep is None
     if not parquet and sep is None:
         if file.suffix.lower() not in _SEPS:

@@ -57,7 +57,8 @@ def test_release_offline_falls_back_to_synthetic(offline, monkeypatch):
     def no_network(url, *args, **kwargs): raise URLError('[Errno -3] Temporary failure in name resolution')
     monkeypatch.setattr(ratings, 'untar_data', no_network)
     with pytest.warns(UserWarning, match='SYNTHETIC stand-in for MovieLens ml-latest-small') as w: path = ratings.movielens_release('ml-latest-small')
-    assert 'ml-latest-small.zip' in str(w[0].message) and path.is_relative_to(offline)
+    fallback = [str(x.message) for x in w if x.category is UserWarning]   # fastai's config writer can add a ResourceWarning beside it
+    assert len(fallback) == 1 and 'ml-latest-small.zip' in fallback[0] and path.is_relative_to(offline)
     assert ratings.find_release(path) == 'ml-latest-small' and len(ratings.load_movielens(path)) == 100_836
     with pytest.raises(FileNotFoundError, match='MovieLens ml-1m not found: untar_data'): ratings.movielens_release('ml-1m', strict=True)
 
