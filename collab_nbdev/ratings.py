@@ -85,6 +85,13 @@ def _bad_value(file:Path, table:pa.Table, types:dict, first:int) -> str:
     return f"{file}: pyarrow could not convert it, and every value is a number"
 
 # %% ../nbs/library/02_ratings.ipynb #8bdd24a6
+def _readable(file) -> Path:
+    "`file` as a `Path`, once it is known to be a file with something in it"
+    file = Path(file)
+    if not file.is_file(): raise FileNotFoundError(f"{file} does not exist")
+    if file.stat().st_size == 0: raise ValueError(f"{file} is empty")
+    return file
+
 def _read_table(file:Path, # a text file of ratings
                 names:list, # the column names: the header's, or the columns' when there is no header
                 types:dict, # pyarrow types of the columns to keep, by name
@@ -93,9 +100,7 @@ def _read_table(file:Path, # a text file of ratings
                 progress=None # called with the fraction of the file read
                ) -> pd.DataFrame:
     "The columns `types` of `file`, parsed by pyarrow; an error naming the file, line and value if any line is malformed"
-    file = Path(file)
-    if not file.is_file(): raise FileNotFoundError(f"{file} does not exist")
-    if file.stat().st_size == 0: raise ValueError(f"{file} is empty")
+    file = _readable(file)
     first = 2 if header else 1  # the line number of the first row of data
     if header:
         with open(file, 'rb') as f: head = f.readline().rstrip(b'\r\n').decode('utf-8', 'replace')
@@ -185,9 +190,7 @@ def read_ratings(file, # a ratings file: .csv, .tsv or .parquet, with a header
                  progress=None # called with the fraction of the file read
                 ) -> pd.DataFrame:
     "A checked DataFrame of `user`, `item`, `rating` (and `timestamp`) from any ratings file"
-    file = Path(file)
-    if not file.is_file(): raise FileNotFoundError(f"{file} does not exist")
-    if file.stat().st_size == 0: raise ValueError(f"{file} is empty")
+    file = _readable(file)
     parquet = file.suffix.lower() == '.parquet' and sep is None
     if not parquet and sep is None:
         if file.suffix.lower() not in _SEPS:
