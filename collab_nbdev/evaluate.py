@@ -227,8 +227,8 @@ def search_settings(carved:FastCollabDataLoaders, # a split carved from a fold's
 
 # %% ../nbs/library/07_evaluate.ipynb #e1fe75aa
 def _rows(table, idx:Tensor) -> Tensor:
-    "Rows `idx` of an embedding: a module such as `Embedding`, or a tensor such as one from `create_params`"
-    return (table.weight if isinstance(table, nn.Module) else table)[idx]
+    "Rows `idx` of an embedding: a module such as `Embedding` (called, so that a sparse one keeps its gradient sparse), or a tensor such as one from `create_params`"
+    return table(idx) if isinstance(table, nn.Embedding) else (table.weight if isinstance(table, nn.Module) else table)[idx]
 
 class RowL2(Callback):
     "Add `reg` times the mean squared norm of each training rating's user and item rows (factors and biases) to the loss"
