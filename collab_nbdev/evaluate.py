@@ -7,6 +7,7 @@ from __future__ import annotations
 import importlib, time
 from .core import *
 from fastai.callback.core import CancelValidException  # how a fastai callback skips the validation pass
+from fastai.torch_core import num_distrib
 from .files import movielens_path, load_ratings, is_synthetic, SPLITS
 from .loaders import FastCollabDataLoaders
 from .learner import FastLearner
@@ -226,22 +227,36 @@ def search_settings(carved:FastCollabDataLoaders, # a split carved from a fold's
     return table.drop(columns='own_rmse').sort_values('rmse', ignore_index=True), learners
 
 # %% ../nbs/library/07_evaluate.ipynb #e1fe75aa
-def _rows(table, idx:Tensor) -> Tensor:
-    "Rows `idx` of an embedding: a module such as `Embedding` (called, so that a sparse one keeps its gradient sparse), or a tensor such as one from `create_params`"
-    return table(idx) if isinstance(table, nn.Embedding) else (table.weight if isinstance(table, nn.Module) else table)[idx]
+_TABLES = (('user_factors', 0), ('user_bias', 0), ('movie_factors', 1), ('movie_bias', 1))   # each table, and the column of `x` indexing it
+
+def _weight(table) -> Tensor:
+    "The weights of an embedding: a module's `weight` (fastai's `Embedding`), or the table itself (one made with `create_params`)"
+    return table.weight if isinstance(table, nn.Module) else table
 
 class RowL2(Callback):
-    "Add `reg` times the mean squared norm of each training rating's user and item rows (factors and biases) to the loss"
+    "Add to the gradient that of `reg` times the mean squared norm of each training rating's user and item rows (factors and biases)"
     def __init__(self, reg:float): self.reg = reg
-    def after_loss(self):
-        if not self.training: return
-        m, x = self.model, self.xb[0]
-        tables = [(getattr(m, n, None), x[:, k]) for n, k in
-                  (('user_factors', 0), ('user_bias', 0), ('movie_factors', 1), ('movie_bias', 1))]
-        if tables[0][0] is None or tables[2][0] is None:
+
+    def before_fit(self):
+        m = self.model
+        if not (hasattr(m, 'user_factors') and hasattr(m, 'movie_factors')):
             raise TypeError(f"RowL2 needs a model with user_factors and movie_factors, as the chapter's models have; {type(m).__name__} has not")
-        penalty = sum(_rows(t, idx).pow(2).sum() for t, idx in tables if t is not None) / len(x)
-        self.learn.loss_grad = self.learn.loss_grad + self.reg * penalty
+        if num_distrib() > 1:  # DDP averages the gradients across processes during the backward pass, before this adds to them
+            raise RuntimeError("RowL2 adds its gradient after the backward pass, where DDP has already averaged the processes' gradients, "
+                               "so the processes would drift apart: train with it in one process")
+
+    def after_backward(self):
+        x = self.xb[0]
+        scale = 2 * self.reg / len(x)   # d/dw of reg * (|w|^2 summed over the batch's rows) / B, for each time the row is in the batch
+        for name, col in _TABLES:
+            table = getattr(self.model, name, None)
+            if table is None or _weight(table).grad is None: continue
+            w, rows = _weight(table), x[:, col]
+            if w.grad.is_sparse:  # one more entry per lookup, as the table's own gradient has: `LazyAdam` still updates only the batch's rows
+                w.grad = w.grad + torch.sparse_coo_tensor(rows[None], w.detach().index_select(0, rows) * scale, w.shape)
+            else:  # how often each row is in the batch, then one pass over the table
+                counts = torch.zeros(len(w), dtype=w.dtype, device=w.device).index_add_(0, rows, torch.ones_like(rows, dtype=w.dtype))
+                w.grad.addcmul_(counts.view(-1, *[1] * (w.dim() - 1)), w.detach(), value=scale)
 
 # %% ../nbs/library/07_evaluate.ipynb #6ce8380b
 class IAutoRec(Module):
