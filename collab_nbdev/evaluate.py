@@ -253,7 +253,8 @@ class RowL2(Callback):
             if table is None or _weight(table).grad is None: continue
             w, rows = _weight(table), x[:, col]
             if w.grad.is_sparse:  # one more entry per lookup, as the table's own gradient has: `LazyAdam` still updates only the batch's rows
-                w.grad = w.grad + torch.sparse_coo_tensor(rows[None], w.detach().index_select(0, rows) * scale, w.shape)
+                w.grad = w.grad + torch.sparse_coo_tensor(rows[None], w.detach().index_select(0, rows) * scale, w.shape,
+                                                     check_invariants=False)   # the forward pass has just looked these rows up
             else:  # how often each row is in the batch, then one pass over the table
                 counts = torch.zeros(len(w), dtype=w.dtype, device=w.device).index_add_(0, rows, torch.ones_like(rows, dtype=w.dtype))
                 w.grad.addcmul_(counts.view(-1, *[1] * (w.dim() - 1)), w.detach(), value=scale)
