@@ -65,7 +65,7 @@ BOOK_RECIPE = dict(bs=64, lr=5e-3, wd=0.1, epochs=5)   # the chapter's: DotProdu
 
 # %% ../nbs/library/05_scale.ipynb #ef515649
 LARGE_RATINGS = 1_000_000   # from this many ratings on, `collab_train` takes the sparse path
-LARGE_RECIPE = dict(bs=4096, lr=1e-2, wd=0.1, epochs=5)   # sparse embeddings and `LazyAdam`; a starting point, not tuned yet
+LARGE_RECIPE = dict(bs=4096, lr=1e-2, wd=0.1, epochs=5)   # sparse embeddings and `LazyAdam`; a starting point, not tuned on a carved split
 
 def _malloc_trim():
     "Hand memory that has been freed back to the operating system, where the C library is glibc; elsewhere nothing"
