@@ -44,7 +44,7 @@ class MovieLensRelease:
         return ['movie', 'title', 'genres']
     def __repr__(self): return f"MovieLensRelease({self.name!r})"
 
-# %% ../nbs/library/01_ratings.ipynb #1737a1eb
+# %% ../nbs/library/01_ratings.ipynb #866b34ec
 ML100K_GENRES = ['unknown', 'Action', 'Adventure', 'Animation', "Children's", 'Comedy', 'Crime', 'Documentary', 'Drama', 'Fantasy',
                  'Film-Noir', 'Horror', 'Musical', 'Mystery', 'Romance', 'Sci-Fi', 'Thriller', 'War', 'Western']
 GENRES = ['Action', 'Adventure', 'Animation', 'Children', 'Comedy', 'Crime', 'Documentary', 'Drama', 'Fantasy', 'Film-Noir', 'Horror',
@@ -53,7 +53,7 @@ OCCUPATIONS = ['administrator', 'artist', 'doctor', 'educator', 'engineer', 'ent
                'lawyer', 'librarian', 'marketing', 'none', 'other', 'programmer', 'retired', 'salesman', 'scientist', 'student',
                'technician', 'writer']  # ML-100K's `u.user`
 
-# %% ../nbs/library/01_ratings.ipynb #59b27376
+# %% ../nbs/library/01_ratings.ipynb #d56bcb1b
 _CSV = dict(layout='MovieLens CSV', ratings='ratings.csv', movies='movies.csv', sep=',', header=True, encoding='utf-8', half_stars=True,
             genres=GENRES)
 RELEASES = {r.name: r for r in [
@@ -67,7 +67,7 @@ RELEASES = {r.name: r for r in [
     MovieLensRelease('ml-25m', n_ratings=25_000_095, n_movies=62_423, n_users=162_541, **_CSV),
     MovieLensRelease('ml-32m', n_ratings=32_000_204, n_movies=87_585, n_users=200_948, **_CSV)]}
 
-# %% ../nbs/library/01_ratings.ipynb #47360230
+# %% ../nbs/library/01_ratings.ipynb #714bdf6f
 class DataError(ValueError):
     "Data that cannot be read as asked: what is wrong, and the argument (with its value) that would read it"
     def __init__(self, problem:str, # what is wrong, and where
@@ -107,7 +107,7 @@ def _first_duplicate(users, items) -> tuple:
     pairs = np.sort(np.stack([order[same], order[same + 1]], 1), 1)  # each repeat with the row it repeats
     return (*(int(i) for i in pairs[np.argmin(pairs[:, 1])]), len(same))  # the earliest second occurrence: where a reader meets it
 
-# %% ../nbs/library/01_ratings.ipynb #dbe378a3
+# %% ../nbs/library/01_ratings.ipynb #7977ea8f
 def _plain(value):
     "A NumPy scalar as the Python number it holds, so that messages show `5`, not `np.int64(5)`"
     return value.item() if isinstance(value, np.generic) else value
@@ -158,7 +158,7 @@ def check_ratings(ratings:pd.DataFrame, # one row per rating
                         'duplicates', 'keep', "to train on every row, as fastai's CollabDataLoaders does")
     return ratings
 
-# %% ../nbs/library/01_ratings.ipynb #c7670f04
+# %% ../nbs/library/01_ratings.ipynb #f7181bf7
 SEPARATORS = {'::': "'::'", '\t': 'tab', '|': "'|'", ';': 'semicolon', ',': 'comma'}  # tried in this order; a tie goes to the first
 
 def _fields(line:str, sep:str) -> list:
@@ -179,7 +179,7 @@ def _first_lines(file:Path, n:int=50) -> list:
     lines = lines[:-1] if len(head) == 1 << 16 or lines[-1] == '' else lines  # the last may be cut short, or the file's final newline
     return [l.rstrip('\r') for l in lines[:n]]
 
-# %% ../nbs/library/01_ratings.ipynb #e3e42651
+# %% ../nbs/library/01_ratings.ipynb #0e905d79
 def _detect_sep(file:Path, lines:list) -> str:
     "The separator that splits the largest share of `lines` into the same number of fields (at least 2), and the most fields on a tie"
     best = None
@@ -201,7 +201,7 @@ def _looks_like_header(lines:list, sep:str) -> bool:
     rest = [l for l in lines[1:] if l.strip()]
     return not rest or _has_digit(rest[0])
 
-# %% ../nbs/library/01_ratings.ipynb #f7073ecb
+# %% ../nbs/library/01_ratings.ipynb #990384d6
 class TextFormat:
     "How a delimited text file is laid out: its separator, whether line 1 is a header, and the names of its columns"
     def __init__(self, file:Path, sep:str, header:bool, columns:list): store_attr()
@@ -228,7 +228,7 @@ class TextFormat:
             names.append(col)
         return names
 
-# %% ../nbs/library/01_ratings.ipynb #44de4233
+# %% ../nbs/library/01_ratings.ipynb #dfe8e642
 def _is_parquet(file:Path) -> bool:
     with open(file, 'rb') as f: return f.read(4) == b'PAR1'  # every Parquet file starts with these bytes
 
@@ -295,7 +295,7 @@ def _bad_number(file:Path, column:pa.ChunkedArray, name:str, first:int, unit:str
     comma = ' (a decimal comma? write it with a point)' if re.fullmatch(r'\s*\d+,\d+\s*', text.iloc[i]) else ''
     return f"{file}, {unit} {i + first}: {name} {text.iloc[i]!r} is not a number{comma}"
 
-# %% ../nbs/library/01_ratings.ipynb #c293811b
+# %% ../nbs/library/01_ratings.ipynb #82979d4a
 _WHOLE = r'^\s*[-+]?\d+(\.0*)?\s*$'  # 42, or 42.0 as a program that kept the ids in a float column writes them
 
 def _as_whole(column:pa.ChunkedArray):
@@ -338,7 +338,7 @@ def _typed(file:Path, table:pa.Table, kinds:dict, first:int, unit:str='line') ->
         if want is not None: out[name] = out[name].cast(want)
     return pa.table(out)
 
-# %% ../nbs/library/01_ratings.ipynb #f6f1f4f1
+# %% ../nbs/library/01_ratings.ipynb #6df5cb4c
 def _read_text(file:Path, fmt:TextFormat, kinds:dict, progress=None) -> pa.Table:
     "The columns `kinds` of the text file `file`, laid out as `fmt` says, typed as `kinds` says; an error naming the line of any problem"
     first = 2 if fmt.header else 1
@@ -385,14 +385,14 @@ def read_ratings(file, # a ratings file: delimited text (any extension) or Parqu
                   duplicates=duplicates)
     return df.set_axis(['user', 'item', 'rating', 'timestamp'][:len(cols)], axis=1)
 
-# %% ../nbs/library/01_ratings.ipynb #f6cb9268
+# %% ../nbs/library/01_ratings.ipynb #dfd93f02
 def id_kinds(ratings:pd.DataFrame # with `user` and `item` columns, as `read_ratings` returns
             ) -> str:
     "Whether the user and item ids are whole numbers or text, in a few words"
     kinds = ['whole numbers' if pd.api.types.is_integer_dtype(ratings[c]) else 'text' for c in ('user', 'item')]
     return f"ids {kinds[0]}" if kinds[0] == kinds[1] else f"user ids {kinds[0]}, item ids {kinds[1]}"
 
-# %% ../nbs/library/01_ratings.ipynb #a745c9e7
+# %% ../nbs/library/01_ratings.ipynb #bdf85785
 def _check_not_utf8(file:Path, data:bytes):
     "Raise if the latin-1 `data` is UTF-8 with non-ASCII characters, as after a careless re-encode"
     if data.isascii(): return
@@ -540,7 +540,7 @@ def synthetic_release(dest, # the folder to write the release's files into
     np.savez(dest/'planted.npz', like=like, movie_ids=movie_ids, **planted)
     return dest
 
-# %% ../nbs/library/01_ratings.ipynb #4f1bcc35
+# %% ../nbs/library/01_ratings.ipynb #327f4621
 def is_synthetic(path # a folder
                 ) -> bool:
     "Whether `path` holds a data set written by `synthetic_release` (which writes `planted.npz` last, so the folder is complete)"
@@ -602,7 +602,7 @@ def read_release_ratings(file, # a ratings file in the release's format, e.g. `u
     if ml100k: df[cols[2]] = df[cols[2]].astype(np.int64)  # whole stars, checked
     return df.set_axis(['user', 'item', 'rating', 'timestamp'], axis=1)
 
-# %% ../nbs/library/01_ratings.ipynb #8973d702
+# %% ../nbs/library/01_ratings.ipynb #fd2c9bd3
 def _with_titles(df:pd.DataFrame, movies:pd.DataFrame, file:Path, first:int, movies_file:Path) -> pd.DataFrame:
     "`df` with a `title` column looked up from `movies` (`item`, `title`) by `item`: a hash lookup, where a merge would copy every rating"
     dup = movies.item.duplicated().to_numpy()
@@ -674,7 +674,7 @@ def add_titles(ratings:pd.DataFrame, # with an `item` column, as `read_ratings` 
     "`ratings` with a `title` column; an error naming the first rated item without a title, or an item with two"
     return _with_titles(ratings, titles, Path(file), 2, Path(titles_file))
 
-# %% ../nbs/library/01_ratings.ipynb #9f8c4144
+# %% ../nbs/library/01_ratings.ipynb #52c172bd
 def synthetic_path(release:str='ml-100k' # a key of `RELEASES`
                   ) -> Path:
     "Where the synthetic stand-in for `release` is written when the real data cannot be had"
@@ -696,7 +696,7 @@ def _holds(path, r:MovieLensRelease, source:str) -> Path:
     if not (path/r.ratings).is_file(): raise FileNotFoundError(f"{source}: no {r.ratings} in {path}; point it at the extracted {r.name} folder")
     return path
 
-# %% ../nbs/library/01_ratings.ipynb #0efd5748
+# %% ../nbs/library/01_ratings.ipynb #a926fd68
 def movielens_release(name:str='ml-100k', # a key of `RELEASES`, e.g. 'ml-100k' or 'ml-25m'
                       path=None, # a folder holding the release; takes precedence over everything else
                       strict:bool=False # raise instead of falling back to a synthetic stand-in
