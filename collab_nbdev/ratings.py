@@ -546,6 +546,7 @@ def is_synthetic(path # a folder
     "Whether `path` holds a data set written by `synthetic_release` (which writes `planted.npz` last, so the folder is complete)"
     return (Path(path)/'planted.npz').is_file()
 
+# %% ../nbs/library/01_ratings.ipynb #504b1291
 def load_planted(path # a folder written by `synthetic_release`
                 ) -> dict:
     "The planted factors and biases of a synthetic data set; row `i` of the movies' belongs to movie id `movie_ids[i]`, user `i+1`'s to user `i+1`"
@@ -602,6 +603,13 @@ def read_release_ratings(file, # a ratings file in the release's format, e.g. `u
     if ml100k: df[cols[2]] = df[cols[2]].astype(np.int64)  # whole stars, checked
     return df.set_axis(['user', 'item', 'rating', 'timestamp'], axis=1)
 
+# %% ../nbs/library/01_ratings.ipynb #81c8f66d
+def is_download(path, # a folder
+                release:str # a key of `RELEASES`
+               ) -> bool:
+    "Whether `path` is where fastai's `untar_data` keeps `release`"
+    return Path(path).expanduser().absolute() == (fastai_path('data')/release).absolute()
+
 # %% ../nbs/library/01_ratings.ipynb #fd2c9bd3
 def _with_titles(df:pd.DataFrame, movies:pd.DataFrame, file:Path, first:int, movies_file:Path) -> pd.DataFrame:
     "`df` with a `title` column looked up from `movies` (`item`, `title`) by `item`: a hash lookup, where a merge would copy every rating"
@@ -616,12 +624,6 @@ def _with_titles(df:pd.DataFrame, movies:pd.DataFrame, file:Path, first:int, mov
         raise ValueError(f"{file}, line {i + first}: item {_plain(df.item.iloc[i])!r} has no title in {movies_file.name}")
     df['title'] = pd.Series(movies.title.to_numpy(dtype=object)[pos], index=df.index, dtype=object)  # shares the titles' strings
     return df
-
-def is_download(path, # a folder
-                release:str # a key of `RELEASES`
-               ) -> bool:
-    "Whether `path` is where fastai's `untar_data` keeps `release`"
-    return Path(path).expanduser().absolute() == (fastai_path('data')/release).absolute()
 
 def load_movielens(path, # a folder holding a MovieLens release, or files in a release's format
                    release:str=None, # the release it must be: checked against its published counts, as is fastai's download of one
@@ -643,6 +645,7 @@ def load_movielens(path, # a folder holding a MovieLens release, or files in a r
                              f"delete {path} and ask for {r.name} again to download it anew")
     return _with_titles(df, movies[['movie', 'title']].set_axis(['item', 'title'], axis=1), path/r.ratings, 2 if r.header else 1, movies_file)
 
+# %% ../nbs/library/01_ratings.ipynb #1e90434f
 def describe_movielens(path, # the folder `ratings` were read from
                        ratings:pd.DataFrame # as `load_movielens` returns them
                       ) -> str:
@@ -666,6 +669,7 @@ def read_titles(file, # a delimited text or Parquet file holding item ids and th
     table = _read_parquet(fmt.file, kinds) if fmt.sep is None else _read_text(fmt.file, fmt, kinds)
     return table.to_pandas().set_axis(['item', 'title'], axis=1)
 
+# %% ../nbs/library/01_ratings.ipynb #3a82453e
 def add_titles(ratings:pd.DataFrame, # with an `item` column, as `read_ratings` returns
                titles:pd.DataFrame, # `item` and `title`, as `read_titles` returns
                file='ratings', # where the ratings came from, for the messages
