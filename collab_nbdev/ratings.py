@@ -249,21 +249,21 @@ def sniff(file, # a ratings (or titles) file
     return TextFormat(file, sep, header, columns)
 
 # %% ../nbs/library/01_ratings.ipynb #8665fb72
-class _Progress(io.RawIOBase):
-    "A binary file for pyarrow to read, which calls `progress(fraction read)` as it goes"
-    def __init__(self, raw, size:int, progress=None): self.raw, self.size, self.progress, self.done = raw, max(size, 1), progress, 0
-    def readable(self): return True
-    def readinto(self, b):
-        n = self.raw.readinto(b)
-        self.done += n
-        if self.progress: self.progress(self.done / self.size)
-        return n
+def _source(file:Path, sep:str) -> tuple:
+    "`file` as pyarrow reads it natively, its path, or its bytes with a two-character `sep` turned into a tab; and the one-character separator"
+    if len(sep) == 1: return str(file), sep
+    return pa.BufferReader(file.read_bytes().replace(sep.encode(), b'\t')), '\t'  # e.g. '::'; the fields themselves never hold a tab
 
-def _source(file:Path, sep:str, progress=None):
-    "`file` opened for pyarrow with `sep` turned into a single character, and the character"
-    if len(sep) == 1: return _Progress(open(file, 'rb'), file.stat().st_size, progress), sep
-    data = file.read_bytes().replace(sep.encode(), b'\t')  # a two-character separator such as '::'; the fields themselves never hold a tab
-    return _Progress(io.BytesIO(data), len(data), progress), '\t'
+def _arrow_csv(file:Path, sep:str, read, parse, convert, progress=None) -> pa.Table:
+    "pyarrow's CSV reader on `file`; with `progress`, block by block, calling it with the share of the file read so far"
+    src, _ = _source(file, sep)
+    if progress is None: return pacsv.read_csv(src, read, parse, convert)
+    reader, batches, size = pacsv.open_csv(src, read, parse, convert), [], max(file.stat().st_size, 1)
+    for batch in reader:
+        batches.append(batch)
+        progress(min(1.0, len(batches) * read.block_size / size))
+    progress(1.0)
+    return pa.Table.from_batches(batches, schema=reader.schema)
 
 # %% ../nbs/library/01_ratings.ipynb #9a770579
 def _bad_byte(file:Path, data:bytes, encoding:str) -> str:
@@ -345,9 +345,8 @@ def _read_text(file:Path, fmt:TextFormat, kinds:dict, progress=None) -> pa.Table
     read = pacsv.ReadOptions(column_names=fmt.columns, skip_rows=int(fmt.header), block_size=16 << 20)
     parse = pacsv.ParseOptions(delimiter='\t' if len(fmt.sep) > 1 else fmt.sep, ignore_empty_lines=False)  # an empty line is a line of missing values
     def arrow(types, progress=None):
-        src, _ = _source(file, fmt.sep, progress)
         convert = pacsv.ConvertOptions(column_types=types, include_columns=list(kinds), null_values=[''], strings_can_be_null=True)
-        with src: return pacsv.read_csv(src, read, parse, convert)
+        return _arrow_csv(file, fmt.sep, read, parse, convert, progress)
     fast = {n: k if isinstance(k, pa.DataType) else pa.float64() if k == 'float' else pa.string() if k == 'text' else pa.int64()
             for n, k in kinds.items()}
     try: return arrow(fast, progress)  # the common case: numbers where numbers are asked for, in one pass
