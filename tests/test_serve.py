@@ -12,19 +12,20 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 SERVE = [sys.executable, '-c', 'from collab_nbdev.serve import collab_serve; collab_serve()']   # what the console script runs
 HOSTILE = '<script>alert(1)</script>'
+HOSTILE_IMG = '<img src=x onerror=alert(2)>'   # the kind that innerHTML would run
 N_ITEMS = 60
 
 
 @pytest.fixture(scope='module')
 def model_dir(tmp_path_factory):
-    "A user's own ratings (300 users, 60 titles, item 7 titled with a script) trained by `collab_train` into a model folder"
+    "A user's own ratings (300 users, 60 titles, two of them HTML that runs a script) trained by `collab_train` into a model folder"
     from collab_nbdev.cli import collab_train
     tmp, rng = tmp_path_factory.mktemp('own'), np.random.default_rng(0)
     users, items = rng.normal(size=(301, 3)), rng.normal(size=(N_ITEMS + 1, 3))
     rows = [(u, i, int(np.clip(np.rint(3 + users[u] @ items[i]), 1, 5))) for u in range(1, 301)
             for i in rng.choice(np.arange(1, N_ITEMS + 1), 30, replace=False)]
     pd.DataFrame(rows, columns=['user_id', 'item_id', 'stars']).to_csv(tmp/'ratings.csv', index=False)
-    titles = [HOSTILE if i == 7 else f'Film {i:02d} ({1950 + i})' for i in range(1, N_ITEMS + 1)]
+    titles = [{7: HOSTILE, 8: HOSTILE_IMG}.get(i, f'Film {i:02d} ({1950 + i})') for i in range(1, N_ITEMS + 1)]
     pd.DataFrame({'item_id': range(1, N_ITEMS + 1), 'name': titles}).to_csv(tmp/'titles.csv', index=False)
     collab_train(['--data', str(tmp/'ratings.csv'), '--titles', str(tmp/'titles.csv'), '--epochs', '3', '--out', str(tmp/'model')])
     return tmp/'model'
@@ -87,7 +88,7 @@ def test_answers(server, model_dir):
     status, answer = call(server, 'GET', '/api/items?q=SCRIPT')
     assert status == 200 and answer['items'][0]['title'] == HOSTILE   # data, passed on as it is: JSON is not HTML
     status, answer = call(server, 'GET', '/api/items?q=film&n=100')
-    assert len(answer['items']) == N_ITEMS - 1 and [r['ratings'] for r in answer['items']] == sorted([r['ratings'] for r in answer['items']], reverse=True)
+    assert len(answer['items']) == N_ITEMS - 2 and [r['ratings'] for r in answer['items']] == sorted([r['ratings'] for r in answer['items']], reverse=True)
 
 
 BAD = [  # method, address, body, status, the start of the error
@@ -168,8 +169,8 @@ def test_load(server):
         for k in range(50):
             if time.time() > deadline: break
             method, path, body = kinds[k % 4]
-            u, i = int(rng.integers(1, 301)), int(rng.choice([j for j in range(1, N_ITEMS + 1) if j != 7]))
-            if body: body = {'rated': {f'Film {j:02d} ({1950 + j})': int(rng.integers(1, 6)) for j in rng.choice(range(8, N_ITEMS + 1), 5, replace=False)}}
+            u, i = int(rng.integers(1, 301)), int(rng.choice(range(9, N_ITEMS + 1)))
+            if body: body = {'rated': {f'Film {j:02d} ({1950 + j})': int(rng.integers(1, 6)) for j in rng.choice(range(9, N_ITEMS + 1), 5, replace=False)}}
             try: status = call(server, method, path.format(u=u, i=i, y=1950 + i), body, conn=conn)[0]
             except (OSError, http.client.HTTPException) as e: status = repr(e)
             with lock: statuses.append(status)
@@ -215,7 +216,12 @@ def test_page(server, browser, request):
     page.locator('#results li').first.get_by_label('rate 5 of 5').click()
     expect(page.locator('#recs-title')).to_have_text('Recommended for you, from your 4 ratings')
     expect(page.locator('#rated .name').last).to_have_text(HOSTILE)
-    assert page.locator('script').count() == 1 and page.locator('#results script, #rated script').count() == 0 and dialogs == []  # ...never run
+    assert page.locator('script').count() == 1 and page.locator('#results script, #rated script').count() == 0   # ...never an element
+    page.fill('#search', 'onerror')
+    expect(page.locator('#results .name')).to_have_text([HOSTILE_IMG])
+    page.locator('#results li').first.get_by_label('rate 4 of 5').click()
+    expect(page.locator('#rated .name').last).to_have_text(HOSTILE_IMG)
+    assert page.locator('img').count() == 0 and dialogs == []   # ...never run
 
     page.fill('#user', '5')
     page.click('#user-form button')
