@@ -11,6 +11,7 @@ from fastai.torch_core import num_distrib
 from .files import movielens_path, load_ratings, is_synthetic, SPLITS
 from .loaders import FastCollabDataLoaders
 from .learner import FastLearner
+from .registry import kind_of, collab_params
 
 # %% auto #0
 __all__ = ['FOLDS', 'load_fold', 'GlobalMean', 'DampedBiases', 'global_mean_learner', 'damped_biases_learner', 'evaluate_folds',
@@ -227,20 +228,17 @@ def search_settings(carved:FastCollabDataLoaders, # a split carved from a fold's
     return table.drop(columns='own_rmse').sort_values('rmse', ignore_index=True), learners
 
 # %% ../nbs/library/07_evaluate.ipynb #e1fe75aa
-_TABLES = (('user_factors', 0), ('user_bias', 0), ('movie_factors', 1), ('movie_bias', 1))   # each table, and the column of `x` indexing it
-
-def _weight(table) -> Tensor:
-    "The weights of an embedding: a module's `weight` (fastai's `Embedding`), or the table itself (one made with `create_params`)"
-    return table.weight if isinstance(table, nn.Module) else table
+def _table_rows(model:nn.Module) -> list:
+    "Each table's weight (from the registry of model kinds), with the column of a batch's `x` that indexes it: 0 for users, 1 for items"
+    return [(w, 0 if role.startswith('user') else 1) for role, w in collab_params(model).items()]
 
 class RowL2(Callback):
     "Add to the gradient that of `reg` times the mean squared norm of each training rating's user and item rows (factors and biases)"
     def __init__(self, reg:float): self.reg = reg
 
     def before_fit(self):
-        m = self.model
-        if not (hasattr(m, 'user_factors') and hasattr(m, 'movie_factors')):
-            raise TypeError(f"RowL2 needs a model with user_factors and movie_factors, as the chapter's models have; {type(m).__name__} has not")
+        try: kind_of(self.model)
+        except TypeError as e: raise TypeError(f"RowL2 regularises the tables of a registered model kind: {e}") from None
         if num_distrib() > 1:  # DDP averages the gradients across processes during the backward pass, before this adds to them
             raise RuntimeError("RowL2 adds its gradient after the backward pass, where DDP has already averaged the processes' gradients, "
                                "so the processes would drift apart: train with it in one process")
@@ -248,10 +246,9 @@ class RowL2(Callback):
     def after_backward(self):
         x = self.xb[0]
         scale = 2 * self.reg / len(x)   # d/dw of reg * (|w|^2 summed over the batch's rows) / B, for each time the row is in the batch
-        for name, col in _TABLES:
-            table = getattr(self.model, name, None)
-            if table is None or _weight(table).grad is None: continue
-            w, rows = _weight(table), x[:, col]
+        for w, col in _table_rows(self.model):
+            if w.grad is None: continue
+            rows = x[:, col]
             if w.grad.is_sparse:  # one more entry per lookup, as the table's own gradient has: `LazyAdam` still updates only the batch's rows
                 w.grad = w.grad + torch.sparse_coo_tensor(rows[None], w.detach().index_select(0, rows) * scale, w.shape,
                                                      check_invariants=False)   # the forward pass has just looked these rows up

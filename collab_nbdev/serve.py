@@ -12,8 +12,8 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from .core import *
-from .interpret import similar_items
-from .recommend import recommend
+from .registry import kind_of
+from .recommend import collab_parts, rated_pairs, recommend, similar_items
 from .persist import load_collab
 from .cli import UsageError, run_cli
 
@@ -38,13 +38,13 @@ def as_n(value, # `n` as a request gave it: text from a URL, or a JSON value
 # %% ../nbs/library/07b_serve.ipynb #ae4e8897
 class Catalog:
     "What every request looks up, read once from a loaded model: its vocabularies, item names in lower case, and how often each item was rated"
-    def __init__(self, learn # what `load_collab` returns
+    def __init__(self, learn # what `load_collab` returns, or a trained `Learner`
                 ):
-        (self.user_name, self.users), (self.item_name, self.items) = learn.classes.items()
+        _, self.users, self.items, self.user_name, self.item_name = collab_parts(learn)
         self.int_users, self.int_items = (all(isinstance(v, int) for v in vocab[1:]) for vocab in (self.users, self.items))
         self.known = set(self.users[1:])
         self.names = [str(v).lower() for v in self.items]
-        self.counts = torch.bincount(learn.rated[:, 1], minlength=len(self.items)).tolist()
+        self.counts = torch.bincount(rated_pairs(learn)[:, 1], minlength=len(self.items)).tolist()
         self.by_count = sorted(range(1, len(self.items)), key=lambda i: -self.counts[i])  # most rated first
 
 # %% ../nbs/library/07b_serve.ipynb #dff16a2d
@@ -306,9 +306,9 @@ def serve_app(learn, # what `load_collab` returns
     "A FastAPI app that serves the page and the JSON API from `learn`, loaded once"
     cat = Catalog(learn)
     y_range = getattr(learn.model, 'y_range', None)
-    info = dict(status='ok', model=type(learn.model).__name__, users=len(cat.users) - 1, items=len(cat.items) - 1,
-                user_name=cat.user_name, item_name=cat.item_name, y_range=None if y_range is None else [float(v) for v in y_range],
-                max_n=max_n, max_body=max_body)
+    info = dict(status='ok', model=type(learn.model).__name__, answers=list(kind_of(learn.model).answers), users=len(cat.users) - 1,
+                items=len(cat.items) - 1, user_name=cat.user_name, item_name=cat.item_name,
+                y_range=None if y_range is None else [float(v) for v in y_range], max_n=max_n, max_body=max_body)
     app = FastAPI(title='collab_serve', docs_url=None, redoc_url=None, openapi_url=None)  # its docs pages would load scripts from the web
 
     @app.exception_handler(StarletteHTTPException)

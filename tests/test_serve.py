@@ -68,13 +68,14 @@ def test_console_script_runs_collab_serve():
 def test_answers(server, model_dir):
     "Each endpoint answers JSON: a known user's list without what they rated, a new user's, neighbours, a search"
     from collab_nbdev.persist import load_collab
+    from collab_nbdev.recommend import rated_items, user_index
     learn = load_collab(model_dir)
     titles = learn.classes['title']
     status, info = call(server, 'GET', '/health')
     assert (status, info['model'], info['users'], info['items'], info['item_name']) == (200, 'DotProductBias', 300, N_ITEMS, 'title')
-    assert (info['max_n'], info['max_body']) == (100, 65536)
+    assert (info['max_n'], info['max_body'], info['answers']) == (100, 65536, ['rating', 'top_n', 'fold_in', 'similar'])
     status, answer = call(server, 'GET', '/api/recommend?user=5&n=100')
-    theirs = {titles[i] for i in learn.rated[learn.rated[:, 0] == learn.classes['user'].index(5), 1].tolist()}
+    theirs = {titles[i] for i in rated_items(learn, user_index(learn.classes['user'], 5)).tolist()}
     got = [r['title'] for r in answer['recommendations']]
     assert status == 200 and answer['user'] == 5 and len(got) == N_ITEMS - len(theirs) and not set(got) & theirs
     scores = [r['predicted_rating'] for r in answer['recommendations']]
