@@ -61,13 +61,18 @@ def trained_100k(path:Path) -> Path:
     return path
 
 
-def start(model:Path, log:Path):
-    "`collab_serve` on a free port of 127.0.0.1: its process and its port, once it says it is serving"
-    proc = subprocess.Popen([*SERVE, '--model', str(model), '--port', '0'], stdout=log.open('w'), stderr=subprocess.STDOUT)
+def start(model:Path, log:Path, threads:int=None):
+    "`collab_serve` on a free port of 127.0.0.1: its process and its port, once it answers `/health`"
+    env = os.environ if threads is None else {**os.environ, 'OMP_NUM_THREADS': str(threads)}
+    proc = subprocess.Popen([*SERVE, '--model', str(model), '--port', '0'], stdout=log.open('w'), stderr=subprocess.STDOUT, env=env)
     deadline = time.time() + 300
     while time.time() < deadline and proc.poll() is None:
         line = next((l for l in log.read_text().splitlines() if l.startswith('serving on ')), None)
-        if line: return proc, int(line.split()[2].rstrip('/').rsplit(':', 1)[1])
+        if line:
+            port = int(line.split()[2].rstrip('/').rsplit(':', 1)[1])
+            conn = http.client.HTTPConnection('127.0.0.1', port, timeout=120)
+            conn.request('GET', '/health')
+            if conn.getresponse().status == 200: return proc, port
         time.sleep(0.2)
     proc.kill()
     raise SystemExit(f'collab_serve did not start:\n{log.read_text()}')
@@ -131,7 +136,8 @@ def measure(name:str, model:Path, requests:int, clients:int, work:Path) -> list:
     rows = []
     try:
         for seed, kind in enumerate(('known', 'new')):
-            load(port, proc.pid, requests_for(kind, info, 100, seed + 100), clients)   # warm up: first calls, allocator's first pools
+            warm = load(port, proc.pid, requests_for(kind, info, 100, seed + 100), clients)   # first calls, the allocator's first pools
+            if warm['errors']: print(f"{name}, {kind}: {warm['errors']} of the 100 warm-up requests failed", flush=True)
             figures = load(port, proc.pid, requests_for(kind, info, requests, seed), clients)
             rows.append(dict(model=name, users=len(info['classes']['user']) - 1, items=len(list(info['classes'].values())[1]) - 1,
                              pairs=len(rated), request='known user' if kind == 'known' else 'new user, 10 ratings', **figures))
@@ -165,7 +171,9 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(args.work_dir or tmp)
         work.mkdir(parents=True, exist_ok=True)
-        print(f"{os.cpu_count()} CPU cores; {args.clients} clients on loopback; load average before: {os.getloadavg()[0]:.2f}", flush=True)
+        threads = os.environ.get('OMP_NUM_THREADS', "torch's default")
+        print(f"{os.cpu_count()} CPU cores; the server's torch threads: {threads} (OMP_NUM_THREADS); "
+              f"{args.clients} clients on loopback; load average before: {os.getloadavg()[0]:.2f}", flush=True)
         rows = []
         for size in args.sizes:
             if size == '100k': name, model = 'ML-100K (trained)', Path(args.model_100k) if args.model_100k else trained_100k(work/'ml-100k')

@@ -376,12 +376,13 @@ def load_model(model:str # the folder `--model` names
 def listen(host:str, # an address of this machine, or a name for one
            port:int # 0 for any free port
           ) -> socket.socket:
-    "A socket bound to `host` and `port`, or a `UsageError` that says why it cannot be"
+    "A socket listening on `host` and `port`, or a `UsageError` that says why it cannot"
     try:
         family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
         sock = socket.socket(family, kind, proto)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind(address)
+        sock.listen()   # from here a client that connects waits in the queue until uvicorn takes it, rather than being refused
     except OSError as e: raise UsageError(f"--host {host} --port {port}: {e.strerror or e}") from None
     return sock
 
