@@ -45,6 +45,7 @@ class GlobalMean(Module):
     def __init__(self, mean:float): self.mean = _fixed(mean)
     def forward(self, x): return self.mean.expand(len(x))
 
+# %% ../nbs/library/07_evaluate.ipynb #581ee17d
 class DampedBiases(Module):
     "Predict mean + user bias + item bias, each bias shrunk towards 0 for users and items with few ratings"
     def __init__(self, mean:float, user_bias:torch.Tensor, item_bias:torch.Tensor, y_range=(1, 5)):
@@ -67,6 +68,7 @@ def global_mean_learner(dls) -> Learner:
     "A `Learner` for the global-mean baseline on `dls`"
     return FastLearner(dls, GlobalMean(_training_tensors(dls)[1].mean()))
 
+# %% ../nbs/library/07_evaluate.ipynb #d18a27bf
 def damped_biases_learner(dls, item_damping:float=25, user_damping:float=10) -> Learner:
     "A `Learner` for the damped user + item bias baseline, computed from `dls.train` in closed form"
     x, y = _training_tensors(dls)
@@ -133,6 +135,7 @@ class SkipValid(Callback):
     "Skip fastai's validation pass after each epoch"
     def before_validate(self): raise CancelValidException()
 
+# %% ../nbs/library/07_evaluate.ipynb #b5113202
 def fit_learner(dls, # the `DataLoaders` to train on
                 model:nn.Module, # the model to train
                 epochs:int=5, lr:float=5e-3, wd:float=0.1, # the chapter's recipe, by default
@@ -157,6 +160,7 @@ def _train_frame(dls:FastCollabDataLoaders, shuffle:bool=False) -> pd.DataFrame:
     df = pd.DataFrame({'user': x[:, 0].tolist(), 'item': x[:, 1].tolist(), 'rating': y.tolist()})
     return df.sample(frac=1, random_state=np.random.randint(2**31)) if shuffle else df
 
+# %% ../nbs/library/07_evaluate.ipynb #74670fa8
 class PeerModel(Module):
     "A model of another library, fitted already, that predicts a batch of (user, item) indices with `predict`"
     def __init__(self, predict): self.predict, self.anchor = predict, _fixed(0.)  # `anchor`: the `Learner` finds the device on it
@@ -174,6 +178,7 @@ def surprise_learner(dls:FastCollabDataLoaders, # the fold's loaders: the model 
     algo.fit(surprise.Dataset.load_from_df(train, reader).build_full_trainset())
     return FastLearner(dls, PeerModel(lambda pairs: [algo.predict(u, i).est for u, i in pairs]))
 
+# %% ../nbs/library/07_evaluate.ipynb #545c32bd
 def cornac_learner(dls:FastCollabDataLoaders, # the fold's loaders: the model is fitted on `dls.train`
                    model, # a cornac model, e.g. `cornac.models.MF(seed=42)`
                    shuffle:bool=False # shuffle the training rows once before fitting
@@ -219,6 +224,7 @@ def carve_valid(dls:FastCollabDataLoaders, # the fold's loaders; only `dls.train
     train = pd.DataFrame({'user': x[:, 0].numpy(), 'item': x[:, 1].numpy(), 'rating': y.numpy()})
     return FastCollabDataLoaders.from_df(train, valid_pct=valid_pct, seed=seed, bs=dls.train.bs)
 
+# %% ../nbs/library/07_evaluate.ipynb #5389f13b
 def search_settings(carved:FastCollabDataLoaders, # a split carved from a fold's training ratings, by `carve_valid`
                     candidates:dict # `make_learner` functions by setting name
                    ) -> tuple:
@@ -302,6 +308,7 @@ def blend_weight(first:Tensor, # the first model's predictions on validation rat
     w = float(((targs - second) * d).sum() / d.pow(2).sum().clamp(min=1e-12))
     return min(max(w, 0.), 1.)
 
+# %% ../nbs/library/07_evaluate.ipynb #aebfcabc
 class Blend(Module):
     "`w` times one trained model's prediction plus `1 - w` times another's"
     def __init__(self, first:nn.Module, second:nn.Module, w:float): self.first, self.second, self.w = first, second, w

@@ -45,6 +45,7 @@ def lazy_adam_step(p, lr, mom, sqr_mom, eps, wd, do_wd=True, grad_avg=None, sqr_
     grad_avg.index_copy_(0, rows, avg); sqr_avg.index_copy_(0, rows, sqr); p.data.index_copy_(0, rows, w)
     return dict(grad_avg=grad_avg, sqr_avg=sqr_avg, grad_sum=grad_sum, step=step)
 
+# %% ../nbs/library/05_scale.ipynb #c4dbd050
 class LazyAdam(FusedAdam):
     "fastai's `Adam` (AdamW) that updates only the rows a sparse gradient touches; dense gradients get fastai's dense step"
     def step(self, closure=None):
@@ -67,8 +68,10 @@ BOOK_RECIPE = dict(bs=64, lr=5e-3, wd=0.1, epochs=5)   # the chapter's: DotProdu
 
 # %% ../nbs/library/05_scale.ipynb #ef515649
 LARGE_RATINGS = 1_000_000   # from this many ratings on, `collab_train` takes the sparse path
+
 LARGE_RECIPE = dict(bs=4096, lr=1e-2, wd=0.1, epochs=5)   # sparse embeddings and `LazyAdam`; a starting point, not tuned on a carved split
 
+# %% ../nbs/library/05_scale.ipynb #330c3774
 def _malloc_trim():
     "Hand memory that has been freed back to the operating system, where the C library is glibc; elsewhere nothing"
     try: ctypes.CDLL(None).malloc_trim(0)
@@ -81,6 +84,7 @@ class TrimMemory(Callback):
         if self.iter % self.every == 0: _malloc_trim()
     def after_epoch(self): _malloc_trim()
 
+# %% ../nbs/library/05_scale.ipynb #937acedf
 def sparse_learner(dls:FastCollabDataLoaders, # the loaders, whose `bs` is the batch size
                    model:nn.Module, # a model with `nn.Embedding` tables, e.g. `DotProductBias.from_classes(50, dls.classes)`
                    cbs:list=None, # more callbacks
