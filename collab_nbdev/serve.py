@@ -26,6 +26,7 @@ MAX_N = 100          # the most items one request may ask for (`collab_serve --m
 MAX_BODY = 65_536    # the largest request body, in bytes (`collab_serve --max-body`)
 MAX_QUERY = 200      # the longest search text, in characters
 
+# %% ../nbs/library/07b_serve.ipynb #581ea5ea
 def as_n(value, # `n` as a request gave it: text from a URL, or a JSON value
          cap:int=MAX_N # the largest allowed
         ) -> int:
@@ -57,6 +58,7 @@ def key(self:Catalog, value:str, # an id or a name, as text from a URL or a JSON
     try: return int(value)
     except ValueError: raise HTTPException(400, f"{side} {value!r}: this model's {side}s are whole numbers") from None
 
+# %% ../nbs/library/07b_serve.ipynb #1e4a3843
 @patch
 def user(self:Catalog, value:str # a user id, as text from a URL
         ):
@@ -83,6 +85,7 @@ def records(table:pd.DataFrame # a table of `recommend` or `similar_items`
     "The rows of `table` as JSON objects, in rank order, floats to 4 decimals"
     return [{k: round(v, 4) if isinstance(v, float) else v for k, v in r.items()} for r in table.to_dict('records')]
 
+# %% ../nbs/library/07b_serve.ipynb #16bb0d4f
 def ask(get # a function of no arguments that calls the library
        ):
     "`get()`, with the library's `KeyError` (an unknown user or item, with the closest names) as a 404 and its `ValueError` as a 400"
@@ -298,6 +301,7 @@ PAGE_HEADERS = {'Content-Security-Policy': "default-src 'self'; style-src 'self'
                 'X-Content-Type-Options': 'nosniff', 'Referrer-Policy': 'no-referrer'}
 LOOPBACK = ('127.0.0.1', 'localhost', '::1')
 
+# %% ../nbs/library/07b_serve.ipynb #8947308f
 def serve_app(learn, # what `load_collab` returns
               max_n:int=MAX_N, # the largest `n` a request may ask for
               max_body:int=MAX_BODY, # the largest request body, in bytes
@@ -373,6 +377,7 @@ def load_model(model:str # the folder `--model` names
     try: return load_collab(model)
     except (FileNotFoundError, ValueError) as e: raise UsageError(f"--model {model}: {e}") from None
 
+# %% ../nbs/library/07b_serve.ipynb #eaf03dca
 def listen(host:str, # an address of this machine, or a name for one
            port:int # 0 for any free port
           ) -> socket.socket:
@@ -407,6 +412,7 @@ def serve_cli(model:str='collab_model', # the folder that `collab_train --out` s
     if not local: print(f"warning: --host {host} lets other machines reach this server, which has no login", file=sys.stderr)
     uvicorn.Server(uvicorn.Config(app, log_level='info', timeout_graceful_shutdown=5)).run(sockets=[sock])
 
+# %% ../nbs/library/07b_serve.ipynb #ff21c325
 def collab_serve(argv:list=None # the options, e.g. `['--model', 'collab_model']`; by default the command line's
                 ):
     "The `collab_serve` command: `serve_cli`'s parameters as options"
