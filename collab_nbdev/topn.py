@@ -315,6 +315,61 @@ class RankBlend(Module):
         blend.ease.load_state_dict(ease.state_dict()); blend.ranker.load_state_dict(ranker.state_dict())
         return blend.to(ease.weights.device)
 
+# %% ../nbs/library/07a_topn.ipynb #e45d5209
+@patch
+def fold_in(self:EASE, items:Tensor # the items a new user rated (indices in the item vocabulary)
+           ) -> Tensor:
+    "Every item's score for a new user who rated `items`: the sum of those items' rows of the weights"
+    return self.weights[torch.as_tensor(items, dtype=torch.long, device=self.weights.device).unique()].sum(0)
+
+@patch
+def similar_to(self:EASE, item:int # an index in the item vocabulary
+              ) -> Tensor:
+    "Every item's similarity to `item`: how much rating `item` raises its score"
+    return self.weights[item].clone()
+
+# %% ../nbs/library/07a_topn.ipynb #9e0bef52
+@patch
+def fit_user(self:DotProductRanker, items:Tensor, # the items a new user rated (indices in the item vocabulary)
+             lam:float=10. # the ridge penalty λ on the new user's factors
+            ) -> Tensor:
+    "The factors of a new user who rated `items`, fitted by the training loss with the item tables fixed"
+    factors, bias = self.item_factors.weight.detach(), self.item_bias.weight.detach()[:, 0]
+    items = torch.as_tensor(items, dtype=torch.long, device=factors.device)
+    user = torch.zeros(self.n_factors, device=factors.device, requires_grad=True)
+    opt = torch.optim.LBFGS([user], max_iter=100, line_search_fn='strong_wolfe')
+    def loss():
+        opt.zero_grad()
+        scores = factors @ user + bias
+        res = (scores.logsumexp(0) - scores[items]).sum() + lam / 2 * user.pow(2).sum()
+        res.backward()
+        return res
+    with torch.enable_grad(): opt.step(loss)
+    return user.detach()
+
+@patch
+def fold_in(self:DotProductRanker, items:Tensor, lam:float=10.) -> Tensor:
+    "Every item's score for a new user who rated `items`, from the factors `fit_user` gives them"
+    return self.item_factors.weight.detach() @ self.fit_user(items, lam) + self.item_bias.weight.detach()[:, 0]
+
+@patch
+def similar_to(self:DotProductRanker, item:int # an index in the item vocabulary
+              ) -> Tensor:
+    "Every item's cosine similarity to `item`, by their factors"
+    factors = self.item_factors.weight.detach()
+    return F.cosine_similarity(factors[item][None], factors, dim=1)
+
+# %% ../nbs/library/07a_topn.ipynb #d31dd80f
+@patch
+def fold_in(self:RankBlend, items:Tensor) -> Tensor:
+    "Every item's score for a new user who rated `items`: the two models' scores, standardised and mixed"
+    return self.weight * standardise(self.ease.fold_in(items)[None])[0] + (1 - self.weight) * standardise(self.ranker.fold_in(items)[None])[0]
+
+@patch
+def similar_to(self:RankBlend, item:int) -> Tensor:
+    "Every item's similarity to `item`: the two models' similarities, standardised and mixed"
+    return self.weight * standardise(self.ease.similar_to(item)[None])[0] + (1 - self.weight) * standardise(self.ranker.similar_to(item)[None])[0]
+
 # %% ../nbs/library/07a_topn.ipynb #6d7bc46e
 def carve_topn(dls:FastCollabDataLoaders, # a protocol's loaders; only `dls.train` is read
                test_pct:float=0.25, seed:int=42 # as in `stratified_split`
