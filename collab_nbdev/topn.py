@@ -93,7 +93,9 @@ def _user_items(pairs:Tensor, starts:Tensor, lo:int, hi:int, n_items:int) -> Ten
     mask[rows[:, 0] - lo, rows[:, 1]] = True
     return mask
 
-def train_pairs(dls:FastCollabDataLoaders) -> Tensor:
+# %% ../nbs/library/07a_topn.ipynb #a33b7dcd
+def train_pairs(dls:FastCollabDataLoaders # the loaders a model was trained with
+               ) -> Tensor:
     "The (user, item) index pairs of `dls`'s training ratings"
     if not isinstance(dls, FastCollabDataLoaders): raise TypeError(f"top-N lists need FastCollabDataLoaders, not {type(dls).__name__}")
     return dls.train.dataset.tensors[0]
@@ -168,6 +170,7 @@ class MostPopular(Module):
     def score_items(self, users, items=None):
         return (self.item_bias if items is None else self.item_bias[items]).expand(len(users), -1)
 
+# %% ../nbs/library/07a_topn.ipynb #b29779d5
 def most_popular_learner(dls:FastCollabDataLoaders) -> Learner:
     "A `Learner` for `MostPopular`, counted from `dls.train`"
     model = MostPopular(len(list(dls.classes.values())[1]))
@@ -182,6 +185,7 @@ def pair_scores(model:nn.Module, # a model with `score_items`
     users, rows = x[:, 0].unique(return_inverse=True)
     return model.score_items(users)[rows, x[:, 1]]
 
+# %% ../nbs/library/07a_topn.ipynb #d5da96b4
 class EASE(Module):
     "Steck's closed-form item-item model: a user's score for an item is a weighted sum over the items they rated"
     def __init__(self, n_users:int, # rows of `history`: `len(dls.classes['user'])`, `#na#` included
@@ -289,6 +293,7 @@ def standardise(scores:Tensor) -> Tensor:
     "Each row of `scores` shifted and scaled to mean 0 and standard deviation 1"
     return (scores - scores.mean(1, keepdim=True)) / scores.std(1, keepdim=True).clamp(min=1e-12)
 
+# %% ../nbs/library/07a_topn.ipynb #38a4648d
 class RankBlend(Module):
     "`EASE` and a `DotProductRanker`, their scores standardised per user and mixed, `weight` on EASE's"
     def __init__(self, n_users:int, n_items:int, # the vocabularies' sizes, `#na#` included
@@ -314,6 +319,69 @@ class RankBlend(Module):
         blend = cls(ease.n_users, ease.n_items, ranker.n_factors, ease.lam, weight)
         blend.ease.load_state_dict(ease.state_dict()); blend.ranker.load_state_dict(ranker.state_dict())
         return blend.to(ease.weights.device)
+
+# %% ../nbs/library/07a_topn.ipynb #6d7bc46e
+def carve_topn(dls:FastCollabDataLoaders, # a protocol's loaders; only `dls.train` is read
+               test_pct:float=0.25, seed:int=42 # as in `stratified_split`
+              ) -> FastCollabDataLoaders:
+    "Loaders that hold out `test_pct` of each user's training ratings, for choosing settings; the test ratings are never read"
+    x, y = train_pairs(dls), dls.train.dataset.tensors[1]
+    train = pd.DataFrame({'user': x[:, 0].numpy(), 'item': x[:, 1].numpy(), 'rating': y[:, 0].numpy()})
+    return FastCollabDataLoaders.from_dfs(*stratified_split(train, test_pct, seed), bs=dls.train.bs, device=dls.device)
+
+# %% ../nbs/library/07a_topn.ipynb #a91182fa
+def search_topn(carved:FastCollabDataLoaders, # a split carved from the training ratings, by `carve_topn`
+                candidates:dict, # `make_learner` functions by setting name
+                k:int=10
+               ) -> tuple:
+    "Train every candidate on `carved`: a table of their metrics on its held-out part, best nDCG first, and the trained learners"
+    learners = {name: make(carved) for name, make in candidates.items()}
+    table = pd.DataFrame([{'setting': n, **topn_metrics(l, k)} for n, l in learners.items()])
+    return table.sort_values(f'nDCG@{k}', ascending=False, ignore_index=True), learners
+
+# %% ../nbs/library/07a_topn.ipynb #96e1edc8
+def _timed(make, dls) -> tuple:
+    "What `make(dls)` returns, and the seconds it took"
+    start = time.perf_counter()
+    res = make(dls)
+    return res, time.perf_counter() - start
+
+def tuned(candidates:dict, # `make_learner` functions by setting name
+          test_pct:float=0.25, seed:int=42 # how to carve, as in `carve_topn`
+         ):
+    "A `make_learner` that picks the best of `candidates` by nDCG@10 on a split carved from the training ratings, then fits it on all of them"
+    def make(dls):
+        (table, _), search_s = _timed(lambda d: search_topn(carve_topn(d, test_pct, seed), candidates), dls)
+        learn, fit_s = _timed(candidates[table.setting[0]], dls)
+        learn.setting, learn.fit_seconds, learn.search_seconds = table.setting[0], fit_s, search_s
+        return learn
+    return make
+
+# %% ../nbs/library/07a_topn.ipynb #9aada7bb
+def tuned_blend(lams=(100, 200, 300, 500, 800, 1200), # EASE's λ to try
+                rankers:dict=None, # `ranker_learner` arguments by setting name; by default its defaults, and 64 factors for 6 epochs
+                weights=tuple(np.linspace(0, 1, 11)), # EASE's shares of the mix to try
+                test_pct:float=0.25, seed:int=42 # how to carve, as in `carve_topn`
+               ):
+    "A `make_learner` returning EASE, the dot-product ranker and their blend, each setting chosen on a split carved from the training ratings"
+    rankers = ifnone(rankers, {'32 factors, 8 epochs': {}, '64 factors, 6 epochs': dict(n_factors=64, epochs=6)})
+    eases = {f'lam {lam:g}': partial(ease_learner, lam=lam) for lam in lams}
+    ranker_makers = {name: partial(ranker_learner, **kw) for name, kw in rankers.items()}
+    def make(dls):
+        start = time.perf_counter()
+        carved = carve_topn(dls, test_pct, seed)
+        (e_table, e_learners), (r_table, r_learners) = search_topn(carved, eases), search_topn(carved, ranker_makers)
+        e_best, r_best = e_table.setting[0], r_table.setting[0]
+        mixed = {f'{w:.1f}': FastLearner(carved, RankBlend.from_models(e_learners[e_best].model, r_learners[r_best].model, w))
+                 for w in weights}
+        weight = float(search_topn(carved, {w: (lambda d, l=l: l) for w, l in mixed.items()})[0].setting[0])
+        search_s = time.perf_counter() - start
+        (e, e_s), (r, r_s) = _timed(eases[e_best], dls), _timed(ranker_makers[r_best], dls)
+        blend = FastLearner(dls, RankBlend.from_models(e.model, r.model, weight))
+        for learn, setting, fit_s in ((e, e_best, e_s), (r, r_best, r_s), (blend, f'{e_best}, {r_best}, weight {weight:.1f}', e_s + r_s)):
+            learn.setting, learn.fit_seconds, learn.search_seconds = setting, fit_s, search_s
+        return {'EASE, tuned': e, 'DotProductRanker, tuned': r, 'blend of the two, tuned': blend}
+    return make
 
 # %% ../nbs/library/07a_topn.ipynb #e45d5209
 @patch
@@ -370,68 +438,6 @@ def similar_to(self:RankBlend, item:int) -> Tensor:
     "Every item's similarity to `item`: the two models' similarities, standardised and mixed"
     return self.weight * standardise(self.ease.similar_to(item)[None])[0] + (1 - self.weight) * standardise(self.ranker.similar_to(item)[None])[0]
 
-# %% ../nbs/library/07a_topn.ipynb #6d7bc46e
-def carve_topn(dls:FastCollabDataLoaders, # a protocol's loaders; only `dls.train` is read
-               test_pct:float=0.25, seed:int=42 # as in `stratified_split`
-              ) -> FastCollabDataLoaders:
-    "Loaders that hold out `test_pct` of each user's training ratings, for choosing settings; the test ratings are never read"
-    x, y = train_pairs(dls), dls.train.dataset.tensors[1]
-    train = pd.DataFrame({'user': x[:, 0].numpy(), 'item': x[:, 1].numpy(), 'rating': y[:, 0].numpy()})
-    return FastCollabDataLoaders.from_dfs(*stratified_split(train, test_pct, seed), bs=dls.train.bs, device=dls.device)
-
-def search_topn(carved:FastCollabDataLoaders, # a split carved from the training ratings, by `carve_topn`
-                candidates:dict, # `make_learner` functions by setting name
-                k:int=10
-               ) -> tuple:
-    "Train every candidate on `carved`: a table of their metrics on its held-out part, best nDCG first, and the trained learners"
-    learners = {name: make(carved) for name, make in candidates.items()}
-    table = pd.DataFrame([{'setting': n, **topn_metrics(l, k)} for n, l in learners.items()])
-    return table.sort_values(f'nDCG@{k}', ascending=False, ignore_index=True), learners
-
-# %% ../nbs/library/07a_topn.ipynb #96e1edc8
-def _timed(make, dls) -> tuple:
-    "What `make(dls)` returns, and the seconds it took"
-    start = time.perf_counter()
-    res = make(dls)
-    return res, time.perf_counter() - start
-
-def tuned(candidates:dict, # `make_learner` functions by setting name
-          test_pct:float=0.25, seed:int=42 # how to carve, as in `carve_topn`
-         ):
-    "A `make_learner` that picks the best of `candidates` by nDCG@10 on a split carved from the training ratings, then fits it on all of them"
-    def make(dls):
-        (table, _), search_s = _timed(lambda d: search_topn(carve_topn(d, test_pct, seed), candidates), dls)
-        learn, fit_s = _timed(candidates[table.setting[0]], dls)
-        learn.setting, learn.fit_seconds, learn.search_seconds = table.setting[0], fit_s, search_s
-        return learn
-    return make
-
-# %% ../nbs/library/07a_topn.ipynb #9aada7bb
-def tuned_blend(lams=(100, 200, 300, 500, 800, 1200), # EASE's λ to try
-                rankers:dict=None, # `ranker_learner` arguments by setting name; by default its defaults, and 64 factors for 6 epochs
-                weights=tuple(np.linspace(0, 1, 11)), # EASE's shares of the mix to try
-                test_pct:float=0.25, seed:int=42 # how to carve, as in `carve_topn`
-               ):
-    "A `make_learner` returning EASE, the dot-product ranker and their blend, each setting chosen on a split carved from the training ratings"
-    rankers = ifnone(rankers, {'32 factors, 8 epochs': {}, '64 factors, 6 epochs': dict(n_factors=64, epochs=6)})
-    eases = {f'lam {lam:g}': partial(ease_learner, lam=lam) for lam in lams}
-    ranker_makers = {name: partial(ranker_learner, **kw) for name, kw in rankers.items()}
-    def make(dls):
-        start = time.perf_counter()
-        carved = carve_topn(dls, test_pct, seed)
-        (e_table, e_learners), (r_table, r_learners) = search_topn(carved, eases), search_topn(carved, ranker_makers)
-        e_best, r_best = e_table.setting[0], r_table.setting[0]
-        mixed = {f'{w:.1f}': FastLearner(carved, RankBlend.from_models(e_learners[e_best].model, r_learners[r_best].model, w))
-                 for w in weights}
-        weight = float(search_topn(carved, {w: (lambda d, l=l: l) for w, l in mixed.items()})[0].setting[0])
-        search_s = time.perf_counter() - start
-        (e, e_s), (r, r_s) = _timed(eases[e_best], dls), _timed(ranker_makers[r_best], dls)
-        blend = FastLearner(dls, RankBlend.from_models(e.model, r.model, weight))
-        for learn, setting, fit_s in ((e, e_best, e_s), (r, r_best, r_s), (blend, f'{e_best}, {r_best}, weight {weight:.1f}', e_s + r_s)):
-            learn.setting, learn.fit_seconds, learn.search_seconds = setting, fit_s, search_s
-        return {'EASE, tuned': e, 'DotProductRanker, tuned': r, 'blend of the two, tuned': blend}
-    return make
-
 # %% ../nbs/library/07a_topn.ipynb #337860ca
 def _cornac():
     "cornac, or an `ImportError` that says which extra installs it"
@@ -446,6 +452,7 @@ class ScoreTable(Module):
     def score_items(self, users:Tensor, items:Tensor=None) -> Tensor:
         return self.scores[users] if items is None else self.scores[users][:, items]
 
+# %% ../nbs/library/07a_topn.ipynb #8be485e9
 def cornac_ranker(dls:FastCollabDataLoaders, # the model is fitted on `dls.train`'s ratings
                   model # a cornac model, e.g. `cornac.models.BPR(seed=42)`
                  ) -> Learner:
@@ -480,6 +487,7 @@ def cornac_rankers() -> dict:
         'cornac NeuMF': fitted(lambda: models.NeuMF(backend='pytorch', verbose=False, seed=seed())),
     }
 
+# %% ../nbs/library/07a_topn.ipynb #5412735e
 def cornac_bpr_grid() -> dict:
     "cornac BPR settings to choose from with `tuned`, as `make_learner` functions by name"
     models = _cornac().models
