@@ -20,7 +20,7 @@ def one(folder, threads, device, epochs=None):
     from collab_nbdev.core import set_seed, Callback
     from collab_nbdev.ratings import load_movielens
     from collab_nbdev.loaders import FastCollabDataLoaders
-    from collab_nbdev.models import DotProductBias
+    from collab_nbdev.registry import DotProductBias
     from collab_nbdev.scale import LARGE_RECIPE, sparse_learner, planted_recovery
     torch.set_num_threads(threads)
     start = time.perf_counter()
@@ -33,7 +33,7 @@ def one(folder, threads, device, epochs=None):
     del ratings   # the tensors hold what training needs
     loaders_s = time.perf_counter() - start
     set_seed(42)
-    learn = sparse_learner(dls, DotProductBias.from_classes(dls.classes, 50))
+    learn = sparse_learner(dls, DotProductBias.from_classes(50, dls.classes))
 
     class EpochTimes(Callback):
         def before_fit(self): self.times = []

@@ -5,6 +5,7 @@
 # %% ../nbs/library/08_cli.ipynb #2796a14e
 from __future__ import annotations
 import argparse, contextlib, inspect, io, os, sys
+from types import SimpleNamespace
 from json import dumps
 from fastcore.docments import docments
 from fastcore.script import Param
@@ -14,14 +15,14 @@ from .ratings import (RELEASES, find_release, load_movielens, movielens_release,
                                   default_y_range)
 from .loaders import FastCollabDataLoaders
 from .learner import FastLearner, EpochTable
-from .scale import BOOK_RECIPE, LARGE_RATINGS, LARGE_RECIPE, sparse_learner, distributed, launch, num_distrib, rank_distrib
-from .interpret import similar_items
-from .recommend import recommend
-from .persist import MODELS, save_collab, load_collab, model_spec, INFO
+from .scale import BOOK_RECIPE, LARGE_RATINGS, LARGE_RECIPE, sparse_learner, distributed, torchrun, num_distrib, rank_distrib
+from .registry import MODELS, CannotAnswer, model_spec
+from .recommend import recommend, similar_items, user_index, rated_items
+from .persist import save_collab, load_collab, INFO
 
 # %% auto #0
-__all__ = ['TRAINABLE', 'RECIPES', 'UsageError', 'CommandParser', 'cli_parser', 'run_cli', 'data_cli', 'collab_data', 'load_data',
-           'train_cli', 'collab_train', 'recommend_cli', 'collab_recommend']
+__all__ = ['RECIPES', 'UsageError', 'CommandParser', 'cli_parser', 'run_cli', 'data_cli', 'collab_data', 'load_data',
+           'trainable_kinds', 'train_cli', 'collab_train', 'recommend_cli', 'collab_recommend']
 
 # %% ../nbs/library/08_cli.ipynb #064851e9
 class UsageError(Exception):
@@ -38,22 +39,26 @@ class CommandParser(argparse.ArgumentParser):
 
 # %% ../nbs/library/08_cli.ipynb #b8d6109b
 def cli_parser(func, # a function whose parameters, defaults and docments comments become the options
-               prog:str # the command's name, shown in usage and errors
+               prog:str, # the command's name, shown in usage and errors
+               choices:dict=None, # parameter name -> the values it may take, where they are known only when the command runs
+               epilog:str=None # text after the options in `--help`, as it is written (its line breaks kept)
               ) -> CommandParser:
     "A parser for `func`'s parameters, as fastcore's `anno_parser` builds it, with `--n-factors` for `n_factors` and `-n` for `n`"
-    p = CommandParser(prog=prog, description=func.__doc__)
+    p = CommandParser(prog=prog, description=func.__doc__, epilog=epilog, formatter_class=argparse.RawDescriptionHelpFormatter)
     for name, doc in docments(func, full=True, returns=False, eval_str=True).items():
-        param = Param(doc.docment, str, action='append') if doc.anno is list else Param(doc.docment, doc.anno)  # a list: once per value
+        param = (Param(doc.docment, str, action='append') if doc.anno is list else  # a list: an option given once per value
+                 Param(doc.docment, doc.anno, choices=(choices or {}).get(name)))
         param.set_default(doc.default)  # as `anno_parser` does: a bool becomes a flag, a default joins the help
         p.add_argument('-' + name if len(name) == 1 else '--' + name.replace('_', '-'), dest=name, **param.kwargs)
     return p
 
 def run_cli(func, # the function to call with the parsed options
             prog:str, # the command's name
-            argv:list=None # the arguments; by default the command line's
+            argv:list=None, # the arguments; by default the command line's
+            **kwargs # passed on to `cli_parser`: `choices`, `epilog`
            ):
     "Parse `argv` with `cli_parser` and call `func`; a `UsageError` becomes one line on stderr and exit status 2"
-    args = cli_parser(func, prog).parse_args(sys.argv[1:] if argv is None else argv)
+    args = cli_parser(func, prog, **kwargs).parse_args(sys.argv[1:] if argv is None else argv)
     try: return func(**vars(args))
     except UsageError as e: _fail(prog, str(e))
 
@@ -124,21 +129,19 @@ def _shape(ratings:pd.DataFrame) -> str:
             f"ratings {ratings.rating.min():g} to {ratings.rating.max():g}, mean {ratings.rating.mean():.2f}")
 
 # %% ../nbs/library/08_cli.ipynb #527f42e7
-def _trainable(cls) -> bool:
-    "Whether `collab_train` can train `cls`: one of ours (fastai's `EmbeddingDotBias` is `collab_learner`'s) that predicts ratings in a `y_range`"
-    return cls.__module__.startswith('collab_nbdev') and 'y_range' in inspect.signature(cls.from_classes).parameters
+def trainable_kinds() -> list:
+    "The model kinds of the registry that `collab_train` can train"
+    return [k for k, v in MODELS.items() if v.trainable]
 
-TRAINABLE = [k for k, (cls, _) in MODELS.items() if _trainable(cls)]
-
-def _new_model(kind:str, dls, n_factors:int=None, y_range:tuple=(0, 5.5)) -> nn.Module:
-    "A fresh model of `kind` for `dls`, with its class's own number of factors unless `n_factors` is given"
-    return MODELS[kind][0].from_classes(dls.classes, **({} if n_factors is None else dict(n_factors=n_factors)), y_range=y_range)
+def _kinds_help() -> str:
+    "The `--model` kinds, one line each, for `collab_train --help`"
+    return 'model kinds (--model):\n' + '\n'.join(f"  {k:<22}{MODELS[k].about}" for k in trainable_kinds())
 
 RECIPES = ('auto', 'book', 'sparse')
 
 def _check_options(model, epochs, lr, wd, n_factors, bs, valid_pct, threads, out, recipe='auto', nproc=1, device=None):
     "Raise a `UsageError` naming the first option whose value cannot work"
-    if model not in TRAINABLE: raise UsageError(f"--model must be one of {', '.join(TRAINABLE)}, got {model!r}")
+    if model not in trainable_kinds(): raise UsageError(f"--model must be one of {', '.join(trainable_kinds())}, got {model!r}")
     if recipe not in RECIPES: raise UsageError(f"--recipe must be one of {', '.join(RECIPES)}, got {recipe!r}")
     checks = [('--epochs', epochs, epochs >= 1, 'at least 1'), ('--lr', lr, lr is None or lr > 0, 'positive'),
               ('--wd', wd, wd is None or wd >= 0, 'zero or more'), ('--n-factors', n_factors, n_factors is None or n_factors >= 1, 'at least 1'),
@@ -166,7 +169,7 @@ def train_cli(data:str='auto', # `auto` (ML-100K, found as `collab_data` finds i
               rating_col:str=None, # with a ratings file: its rating column, by default the third
               titles:str=None, # with a ratings file: a file of item ids and titles (its first two columns), to train on titles
               str_ids:bool=False, # with a ratings file: its ids are text, not numbers
-              model:str='DotProductBias', # the kind of model: DotProduct, DotProductBias, DotProductBiasParams or CollabNN
+              model:str='DotProductBias', # the kind of model (listed below)
               epochs:int=5, # epochs of `fit_one_cycle`
               lr:float=None, # its maximum learning rate: the book's 5e-3, or 1e-2 on the sparse path
               wd:float=None, # weight decay: the book's 0.1, also on the sparse path
@@ -184,38 +187,40 @@ def train_cli(data:str='auto', # `auto` (ML-100K, found as `collab_data` finds i
     _check_options(model, epochs, lr, wd, n_factors, bs, valid_pct, threads, out, recipe, nproc, device)
     if nproc > 1:  # start `nproc` copies of this command, each one process of the group, and wait for them
         options = {k: v for k, v in locals().items() if k in inspect.signature(train_cli).parameters}
-        code = launch('collab_nbdev.cli:_train_worker', {**options, 'nproc': 1}, nproc, threads=threads)
-        if code: raise SystemExit(code)   # the failed process has printed its error
+        code, errors = torchrun('collab_nbdev.cli:_train_worker', {**options, 'nproc': 1}, nproc, threads=threads)
+        for line in errors: print(line, file=sys.stderr)   # the processes' own messages, each once
+        if code: raise SystemExit(2 if errors and all(l.startswith('collab_train: ') for l in errors) else code)
         return Path(out)
+    options = SimpleNamespace(**{k: v for k, v in locals().items() if k in inspect.signature(train_cli).parameters})
     with contextlib.redirect_stdout(io.StringIO()) if rank_distrib() > 0 else contextlib.nullcontext():  # one process speaks
-        return _train(data, user_col, item_col, rating_col, titles, str_ids, model, epochs, lr, wd, n_factors, bs, seed, valid_pct, recipe,
-                      device, threads, out)
+        return _train(options)
 
 def _train_worker(**kwargs):
     "`train_cli` in one of the processes `--nproc` starts: a `UsageError` is one line on stderr and exit status 2, as on the command line"
     try: train_cli(**kwargs)
     except UsageError as e: _fail('collab_train', str(e))
 
-def _train(data, user_col, item_col, rating_col, titles, str_ids, model, epochs, lr, wd, n_factors, bs, seed, valid_pct, recipe, device, threads, out):
+def _train(o:SimpleNamespace # `train_cli`'s options, by name
+          ) -> Path:
     "What `train_cli` does in each process"
-    torch.set_num_threads(threads)
-    ratings, file, line = load_data(data, user_col, item_col, rating_col, titles, str_ids)
+    torch.set_num_threads(o.threads)
+    ratings, file, line = load_data(o.data, o.user_col, o.item_col, o.rating_col, o.titles, o.str_ids)
     print(line); print(_shape(ratings))
-    sparse = recipe == 'sparse' or (recipe == 'auto' and len(ratings) >= LARGE_RATINGS)
-    settings = {**(LARGE_RECIPE if sparse else BOOK_RECIPE), **{k: v for k, v in dict(bs=bs, lr=lr, wd=wd).items() if v is not None}}
+    sparse = o.recipe == 'sparse' or (o.recipe == 'auto' and len(ratings) >= LARGE_RATINGS)
+    settings = {**(LARGE_RECIPE if sparse else BOOK_RECIPE), **{k: v for k, v in dict(bs=o.bs, lr=o.lr, wd=o.wd).items() if v is not None}}
     bs, lr, wd = settings['bs'], settings['lr'], settings['wd']
     item_name = 'title' if 'title' in ratings.columns else 'item'  # titles as the items, as the chapter does, when there are titles
-    dls = FastCollabDataLoaders.from_df(ratings, item_name=item_name, rating_name='rating', bs=bs, seed=seed, valid_pct=valid_pct,
-                                        device=_device(device))
+    dls = FastCollabDataLoaders.from_df(ratings, item_name=item_name, rating_name='rating', bs=bs, seed=o.seed, valid_pct=o.valid_pct,
+                                        device=_device(o.device))
     y_range, n_ratings = default_y_range(ratings), len(ratings)
     del ratings   # the loaders hold what training needs
-    set_seed(seed)
-    net = _new_model(model, dls, n_factors, y_range)
+    set_seed(o.seed)
+    net = MODELS[o.model].build(dls.classes, o.n_factors, y_range=y_range)
     if sparse:
         if not any(isinstance(m, nn.Embedding) for m in net.modules()):
-            raise UsageError(f"--model {model} keeps its tables in nn.Parameter, which cannot have sparse gradients; use --recipe book")
+            raise UsageError(f"--model {o.model} keeps its tables in nn.Parameter, which cannot have sparse gradients; use --recipe book")
         learn = sparse_learner(dls, net)
-        why = f"{n_ratings:,} ratings, from {LARGE_RATINGS:,} on" if recipe == 'auto' else '--recipe sparse'
+        why = f"{n_ratings:,} ratings, from {LARGE_RATINGS:,} on" if o.recipe == 'auto' else '--recipe sparse'
         print(f"sparse path ({why}): sparse embeddings and LazyAdam, which update only the rows each batch touches")
     else: learn = FastLearner(dls, net)  # fastai's Learner, with less work per batch
     kind, args = model_spec(learn.model)
@@ -223,14 +228,14 @@ def _train(data, user_col, item_col, rating_col, titles, str_ids, model, epochs,
     if num_distrib() > 1:
         print(f"{num_distrib()} processes (torch DDP through fastai's distrib_ctx, {'gloo' if dls.device.type == 'cpu' else 'nccl'}): "
               f"each takes its share of every batch of {bs * num_distrib():,} ratings, bs {bs} per process")
-    print(f"training on {dls.device.type}: {epochs} epoch{'s' * (epochs != 1)} of fit_one_cycle, lr {lr}, wd {wd}, bs {bs}, seed {seed}; "
+    print(f"training on {dls.device.type}: {o.epochs} epoch{'s' * (o.epochs != 1)} of fit_one_cycle, lr {lr}, wd {wd}, bs {bs}, seed {o.seed}; "
           f"{len(dls.train.dataset):,} ratings to train on, {len(dls.valid.dataset):,} to validate on", flush=True)
-    with learn.no_bar(), learn.no_logging(), distributed(learn): learn.fit_one_cycle(epochs, lr, wd=wd, cbs=EpochTable())
+    with learn.no_bar(), learn.no_logging(), distributed(learn): learn.fit_one_cycle(o.epochs, lr, wd=wd, cbs=EpochTable())
     valid_mse = float(learn.recorder.values[-1][1])
-    if rank_distrib() > 0: return Path(out)   # the weights are the same in every process: process 0 saves them
-    training = dict(model=model, epochs=epochs, lr=lr, wd=wd, bs=bs, seed=seed, valid_pct=valid_pct, valid_mse=valid_mse,
+    if rank_distrib() > 0: return Path(o.out)   # the weights are the same in every process: process 0 saves them
+    training = dict(model=o.model, epochs=o.epochs, lr=lr, wd=wd, bs=bs, seed=o.seed, valid_pct=o.valid_pct, valid_mse=valid_mse,
                     recipe='sparse' if sparse else 'book', nproc=max(num_distrib(), 1))
-    out = save_collab(learn, out, data=file, training=training)
+    out = save_collab(learn, o.out, data=file, training=training)
     print(f"saved to {out} (model.safetensors, {INFO}, rated.safetensors); valid MSE {valid_mse:.4f}")
     return out
 
@@ -238,7 +243,8 @@ def _train(data, user_col, item_col, rating_col, titles, str_ids, model, epochs,
 def collab_train(argv:list=None # the options, e.g. `['--epochs', '3']`; by default the command line's
                 ):
     "The `collab_train` command: `train_cli`'s parameters as options"
-    run_cli(train_cli, 'collab_train', argv)  # returns nothing: a console script's return value would become its exit status
+    run_cli(train_cli, 'collab_train', argv, choices=dict(model=trainable_kinds()), epilog=_kinds_help())  # returns nothing: a console
+    # script's return value would become its exit status
 
 # %% ../nbs/library/08_cli.ipynb #8481a3d6
 def _load(model:str):
@@ -287,25 +293,26 @@ def recommend_cli(model:str='collab_model', # the folder that `collab_train --ou
     (user_name, users), (item_name, items) = learn.classes.items()
     if similar is not None:
         try: table = similar_items(learn, _as_id(similar, items, '--similar'), n, min_ratings=min_ratings)
-        except KeyError as e: raise UsageError(f"--similar: {e.args[0]}") from None
+        except (KeyError, CannotAnswer) as e: raise UsageError(f"--similar: {e.args[0]}") from None
         query, key = {'similar_to': similar}, 'similar'
         head = f"the {len(table)} {item_name}s whose factors point closest to {similar!r}:"
     elif rated is not None:
         given = _parse_rated(rated, items)
-        try: table = recommend(learn, None, n, rated=given)
-        except (KeyError, ValueError) as e: raise UsageError(f"--rated: {e.args[0]}") from None
+        try: table = recommend(learn, rated=given, n=n)
+        except (KeyError, ValueError) as e: raise UsageError(f"--rated: {e.args[0]}") from None   # `CannotAnswer` is a `ValueError`
         query, key = {'rated': {str(k): v for k, v in given.items()}}, 'recommendations'
         head = (f"a new user who rated {len(given)} {item_name}{'s' * (len(given) != 1)}, folded in without retraining; "
                 f"the {len(table)} others with the highest predicted rating:")
     else:
         user = _as_id(user, users, '--user')
-        known = user in users[1:]
+        known = user in users.o2i
         if not known and not cold_start:
             raise UsageError(f"--user {user}: not in the model's training data ({len(users)-1:,} users); "
                              "add --cold-start to recommend what the average user would like, or give their ratings with --rated")
-        table = recommend(learn, user, n, cold_start=cold_start)
+        try: table = recommend(learn, user, n, cold_start=cold_start)
+        except CannotAnswer as e: raise UsageError(f"--user: {e.args[0]}") from None
         query, key = {'user': user, 'cold_start': not known}, 'recommendations'
-        n_rated = int((learn.rated[:, 0] == users.index(user)).sum()) if known else 0
+        n_rated = len(rated_items(learn, user_index(users, user))) if known else 0
         head = (f"user {user} rated {n_rated} of the model's {len(items)-1:,} {item_name}s; the {len(table)} others with the highest predicted rating:"
                 if known else f"user {user} is not in the training data; the average user's top {len(table)} (cold start):")
     text = _as_json(query, key, table) if json else head + '\n' + table.to_string(float_format='{:.3f}'.format)

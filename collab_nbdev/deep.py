@@ -9,43 +9,18 @@ from .core import *
 # %% auto #0
 __all__ = ['CollabNN']
 
-# %% ../nbs/chapter/06_deep.ipynb #2cc3b24b
-def _table_size(sz, name:str) -> tuple:
-    "`sz` as (rows, factors), two whole numbers of at least 1, or a `ValueError` naming `name`"
-    try: rows, factors = sz
-    except (TypeError, ValueError): raise ValueError(f"{name} must be (rows, factors), got {sz!r}") from None
-    return as_count(rows, f"{name}[0]"), as_count(factors, f"{name}[1]")
-
 # %% ../nbs/chapter/06_deep.ipynb #90cf18d7
 class CollabNN(Module):
-    "User and item embeddings, concatenated, through a one-hidden-layer network, squeezed into `y_range`"
-    def __init__(self, user_sz:tuple, # (number of users, their number of factors), e.g. from `get_emb_sz`
-                 item_sz:tuple, # (number of items, their number of factors)
-                 y_range:tuple=(0, 5.5), # predictions lie strictly between these
-                 n_act:int=100 # units in the hidden layer
-                ):
-        self.user_sz, self.item_sz = _table_size(user_sz, 'user_sz'), _table_size(item_sz, 'item_sz')
-        self.y_range, self.n_act = as_y_range(y_range), as_count(n_act, 'n_act')
+    def __init__(self, user_sz, item_sz, y_range=(0,5.5), n_act=100):
         self.user_factors = Embedding(*user_sz)
         self.item_factors = Embedding(*item_sz)
         self.layers = nn.Sequential(
             nn.Linear(user_sz[1]+item_sz[1], n_act),
             nn.ReLU(),
             nn.Linear(n_act, 1))
+        self.y_range = y_range
 
     def forward(self, x):
         embs = self.user_factors(x[:,0]),self.item_factors(x[:,1])
         x = self.layers(torch.cat(embs, dim=1))
         return sigmoid_range(x, *self.y_range).squeeze(-1)  # one prediction per rating, as the dot-product models give
-
-# %% ../nbs/chapter/06_deep.ipynb #62fb4a2d
-@patch(cls_method=True)
-def from_classes(cls:CollabNN,
-                 classes:dict, # the user and item vocabularies, `dls.classes`
-                 n_factors:int=None, # factors per user and per item; by default fastai's `emb_sz_rule` of each vocabulary's size
-                 y_range:tuple=(0, 5.5), # predictions lie strictly between these
-                 n_act:int=100 # units in the hidden layer
-                ):
-    "A `CollabNN` with one row per user and per item of `classes`"
-    sizes = [(len(v), emb_sz_rule(len(v)) if n_factors is None else n_factors) for v in list(classes.values())[:2]]
-    return cls(*sizes, y_range=y_range, n_act=n_act)

@@ -11,6 +11,7 @@ from fastai.torch_core import num_distrib
 from .files import movielens_path, load_ratings, is_synthetic, SPLITS
 from .loaders import FastCollabDataLoaders
 from .learner import FastLearner
+from .registry import kind_of, collab_params
 
 # %% auto #0
 __all__ = ['FOLDS', 'load_fold', 'GlobalMean', 'DampedBiases', 'global_mean_learner', 'damped_biases_learner', 'evaluate_folds',
@@ -44,6 +45,7 @@ class GlobalMean(Module):
     def __init__(self, mean:float): self.mean = _fixed(mean)
     def forward(self, x): return self.mean.expand(len(x))
 
+# %% ../nbs/library/07_evaluate.ipynb #581ee17d
 class DampedBiases(Module):
     "Predict mean + user bias + item bias, each bias shrunk towards 0 for users and items with few ratings"
     def __init__(self, mean:float, user_bias:torch.Tensor, item_bias:torch.Tensor, y_range=(1, 5)):
@@ -66,6 +68,7 @@ def global_mean_learner(dls) -> Learner:
     "A `Learner` for the global-mean baseline on `dls`"
     return FastLearner(dls, GlobalMean(_training_tensors(dls)[1].mean()))
 
+# %% ../nbs/library/07_evaluate.ipynb #d18a27bf
 def damped_biases_learner(dls, item_damping:float=25, user_damping:float=10) -> Learner:
     "A `Learner` for the damped user + item bias baseline, computed from `dls.train` in closed form"
     x, y = _training_tensors(dls)
@@ -132,6 +135,7 @@ class SkipValid(Callback):
     "Skip fastai's validation pass after each epoch"
     def before_validate(self): raise CancelValidException()
 
+# %% ../nbs/library/07_evaluate.ipynb #b5113202
 def fit_learner(dls, # the `DataLoaders` to train on
                 model:nn.Module, # the model to train
                 epochs:int=5, lr:float=5e-3, wd:float=0.1, # the chapter's recipe, by default
@@ -156,6 +160,7 @@ def _train_frame(dls:FastCollabDataLoaders, shuffle:bool=False) -> pd.DataFrame:
     df = pd.DataFrame({'user': x[:, 0].tolist(), 'item': x[:, 1].tolist(), 'rating': y.tolist()})
     return df.sample(frac=1, random_state=np.random.randint(2**31)) if shuffle else df
 
+# %% ../nbs/library/07_evaluate.ipynb #74670fa8
 class PeerModel(Module):
     "A model of another library, fitted already, that predicts a batch of (user, item) indices with `predict`"
     def __init__(self, predict): self.predict, self.anchor = predict, _fixed(0.)  # `anchor`: the `Learner` finds the device on it
@@ -173,6 +178,7 @@ def surprise_learner(dls:FastCollabDataLoaders, # the fold's loaders: the model 
     algo.fit(surprise.Dataset.load_from_df(train, reader).build_full_trainset())
     return FastLearner(dls, PeerModel(lambda pairs: [algo.predict(u, i).est for u, i in pairs]))
 
+# %% ../nbs/library/07_evaluate.ipynb #545c32bd
 def cornac_learner(dls:FastCollabDataLoaders, # the fold's loaders: the model is fitted on `dls.train`
                    model, # a cornac model, e.g. `cornac.models.MF(seed=42)`
                    shuffle:bool=False # shuffle the training rows once before fitting
@@ -218,6 +224,7 @@ def carve_valid(dls:FastCollabDataLoaders, # the fold's loaders; only `dls.train
     train = pd.DataFrame({'user': x[:, 0].numpy(), 'item': x[:, 1].numpy(), 'rating': y.numpy()})
     return FastCollabDataLoaders.from_df(train, valid_pct=valid_pct, seed=seed, bs=dls.train.bs)
 
+# %% ../nbs/library/07_evaluate.ipynb #5389f13b
 def search_settings(carved:FastCollabDataLoaders, # a split carved from a fold's training ratings, by `carve_valid`
                     candidates:dict # `make_learner` functions by setting name
                    ) -> tuple:
@@ -227,20 +234,17 @@ def search_settings(carved:FastCollabDataLoaders, # a split carved from a fold's
     return table.drop(columns='own_rmse').sort_values('rmse', ignore_index=True), learners
 
 # %% ../nbs/library/07_evaluate.ipynb #e1fe75aa
-_TABLES = (('user_factors', 0), ('user_bias', 0), ('movie_factors', 1), ('movie_bias', 1))   # each table, and the column of `x` indexing it
-
-def _weight(table) -> Tensor:
-    "The weights of an embedding: a module's `weight` (fastai's `Embedding`), or the table itself (one made with `create_params`)"
-    return table.weight if isinstance(table, nn.Module) else table
+def _table_rows(model:nn.Module) -> list:
+    "Each table's weight (from the registry of model kinds), with the column of a batch's `x` that indexes it: 0 for users, 1 for items"
+    return [(w, 0 if role.startswith('user') else 1) for role, w in collab_params(model).items()]
 
 class RowL2(Callback):
     "Add to the gradient that of `reg` times the mean squared norm of each training rating's user and item rows (factors and biases)"
     def __init__(self, reg:float): self.reg = reg
 
     def before_fit(self):
-        m = self.model
-        if not (hasattr(m, 'user_factors') and hasattr(m, 'movie_factors')):
-            raise TypeError(f"RowL2 needs a model with user_factors and movie_factors, as the chapter's models have; {type(m).__name__} has not")
+        try: kind_of(self.model)
+        except TypeError as e: raise TypeError(f"RowL2 regularises the tables of a registered model kind: {e}") from None
         if num_distrib() > 1:  # DDP averages the gradients across processes during the backward pass, before this adds to them
             raise RuntimeError("RowL2 adds its gradient after the backward pass, where DDP has already averaged the processes' gradients, "
                                "so the processes would drift apart: train with it in one process")
@@ -248,10 +252,9 @@ class RowL2(Callback):
     def after_backward(self):
         x = self.xb[0]
         scale = 2 * self.reg / len(x)   # d/dw of reg * (|w|^2 summed over the batch's rows) / B, for each time the row is in the batch
-        for name, col in _TABLES:
-            table = getattr(self.model, name, None)
-            if table is None or _weight(table).grad is None: continue
-            w, rows = _weight(table), x[:, col]
+        for w, col in _table_rows(self.model):
+            if w.grad is None: continue
+            rows = x[:, col]
             if w.grad.is_sparse:  # one more entry per lookup, as the table's own gradient has: `LazyAdam` still updates only the batch's rows
                 w.grad = w.grad + torch.sparse_coo_tensor(rows[None], w.detach().index_select(0, rows) * scale, w.shape,
                                                      check_invariants=False)   # the forward pass has just looked these rows up
@@ -305,6 +308,7 @@ def blend_weight(first:Tensor, # the first model's predictions on validation rat
     w = float(((targs - second) * d).sum() / d.pow(2).sum().clamp(min=1e-12))
     return min(max(w, 0.), 1.)
 
+# %% ../nbs/library/07_evaluate.ipynb #aebfcabc
 class Blend(Module):
     "`w` times one trained model's prediction plus `1 - w` times another's"
     def __init__(self, first:nn.Module, second:nn.Module, w:float): self.first, self.second, self.w = first, second, w

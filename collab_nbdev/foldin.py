@@ -5,25 +5,29 @@
 # %% ../nbs/library/04a_foldin.ipynb #581b23e0
 from __future__ import annotations
 from .core import *
-from .interpret import collab_tables, _parts, _item_index
+from .registry import kind_of, collab_tables
 
 # %% auto #0
-__all__ = ['fold_in', 'fold_in_rated']
+__all__ = ['fold_in']
 
 # %% ../nbs/library/04a_foldin.ipynb #d3d66ce5
-def fold_in(model:nn.Module, # a trained model of the chapter (with user and item factor tables), or fastai's `EmbeddingDotBias`
-            items, # rows of the item tables that the new user rated (indices in the item vocabulary)
+def fold_in(model:nn.Module, # a trained model of a kind whose registry entry answers 'fold_in', e.g. `DotProductBias`
+            items, # rows of the item tables that the new user rated (indices in the item vocabulary, not 0, `#na#`)
             ratings, # their ratings, one per item
             lam:float=5.0 # the ridge penalty on the user's factors and bias, as weight decay is in training
            ) -> tuple:
     "The factors and bias of a new user who gave `ratings` to `items`, fitted in closed form with the items' side of `model` fixed"
+    kind_of(model).check('fold_in')
     items = torch.tensor(np.asarray(items, dtype=np.int64)).view(-1)  # copies: pandas 3 hands out read-only arrays
     ratings = torch.tensor(np.asarray(ratings, dtype=np.float32)).view(-1)
     if len(items) != len(ratings): raise ValueError(f"fold_in got {len(items)} items but {len(ratings)} ratings")
     if not len(items): raise ValueError("fold_in needs at least one rating")
     if not lam > 0: raise ValueError(f"lam must be positive, got {lam!r}: with fewer ratings than factors there is no single answer without it")
     t = collab_tables(model)
-    V, b = t['item_factors'][items].float().cpu(), t.get('item_bias', torch.zeros(len(t['item_factors'])))[items].float().cpu()
+    bad = (items < 1) | (items >= len(t['item_factors']))
+    if bad.any(): raise ValueError(f"item row {items[bad][0].item()} is not an item of the model: its rows are 1..{len(t['item_factors']) - 1}")
+    V = t['item_factors'][items].float().cpu()
+    b = t['item_bias'][items].float().cpu() if 'item_bias' in t else torch.zeros(len(items))
     y_range = getattr(model, 'y_range', None)
     if y_range is None: x = ratings
     else:
@@ -32,20 +36,7 @@ def fold_in(model:nn.Module, # a trained model of the chapter (with user and ite
             bad = ratings[~((ratings > low) & (ratings < high))][0].item()
             raise ValueError(f"rating {bad:g} is outside the model's y_range {tuple(y_range)}: it can never predict it")
         x = torch.logit((ratings - low) / (high - low))  # the score before `sigmoid_range`
-    A = torch.cat([V, torch.ones(len(V), 1)], 1)
+    with_bias = 'user_bias' in t   # a kind without user biases (`DotProduct`) is fitted without one
+    A = torch.cat([V, torch.ones(len(V), 1)], 1) if with_bias else V
     w = torch.linalg.solve(A.T @ A + lam * torch.eye(A.shape[1]), A.T @ (x - b))
-    return w[:-1], w[-1]
-
-# %% ../nbs/library/04a_foldin.ipynb #ba29c596
-def fold_in_rated(learn, # a trained `Learner`, or what `load_collab` returns
-                  rated:dict, # item name (as in the model's vocabulary, e.g. a title) -> rating
-                  lam:float=5.0 # the ridge penalty, as in `fold_in`
-                 ) -> tuple:
-    "`fold_in` for ratings given by item name: the new user's factors and bias, and the rows of the items they rated"
-    model, users, items, user_name, item_name = _parts(learn)
-    if not isinstance(rated, dict) or not rated: raise ValueError(f"rated must map {item_name}s to ratings, got {rated!r}")
-    for k, v in rated.items():
-        if isinstance(v, bool) or not isinstance(v, numbers.Real) or not math.isfinite(v):
-            raise ValueError(f"the rating of {k!r} must be a number, got {v!r}")
-    rows = [_item_index(items, k, item_name) for k in rated]
-    return (*fold_in(model, rows, list(rated.values()), lam), rows)
+    return (w[:-1], w[-1]) if with_bias else (w, torch.tensor(0.))

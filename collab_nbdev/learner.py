@@ -28,6 +28,7 @@ def adam_fused_step(p, lr, mom, sqr_mom, eps, wd, do_wd=True, grad_avg=None, sqr
     adam_step(p, lr, mom, sqr_mom=sqr_mom, eps=eps, **state)
     return state
 
+# %% ../nbs/library/04_learner.ipynb #1b5bcd33
 class FusedAdam(Optimizer):
     "fastai's `Adam` (AdamW), its five steps fused into one call per parameter"
     def __init__(self, params, # the parameters, or parameter groups, to optimise

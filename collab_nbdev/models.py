@@ -9,22 +9,12 @@ from .core import *
 # %% auto #0
 __all__ = ['DotProduct', 'DotProductBias', 'create_params', 'DotProductBiasParams']
 
-# %% ../nbs/chapter/03_from_scratch.ipynb #8f1d0e99
-def _sizes(n_users, n_movies, n_factors, y_range) -> tuple:
-    "The models' arguments, checked: three whole numbers of at least 1 and a `(low, high)` pair"
-    return as_count(n_users, 'n_users'), as_count(n_movies, 'n_movies'), as_count(n_factors, 'n_factors'), as_y_range(y_range)
-
 # %% ../nbs/chapter/03_from_scratch.ipynb #2a3465f7
 class DotProduct(Module):
-    "The dot product of a user's and a movie's factors, squeezed into `y_range` by `sigmoid_range`"
-    def __init__(self, n_users:int, # rows of the user table: `len(dls.classes['user'])`, `#na#` included
-                 n_movies:int, # rows of the movie table: `len(dls.classes['title'])`
-                 n_factors:int, # length of each user's and movie's factor vector (the book uses 50)
-                 y_range:tuple=(0, 5.5) # predictions are squeezed into (low, high)
-                ):
-        self.n_users, self.n_movies, self.n_factors, self.y_range = _sizes(n_users, n_movies, n_factors, y_range)
+    def __init__(self, n_users, n_movies, n_factors, y_range=(0,5.5)):
         self.user_factors = Embedding(n_users, n_factors)
         self.movie_factors = Embedding(n_movies, n_factors)
+        self.y_range = y_range
 
     def forward(self, x):
         users = self.user_factors(x[:,0])
@@ -33,17 +23,12 @@ class DotProduct(Module):
 
 # %% ../nbs/chapter/03_from_scratch.ipynb #e6e08b20
 class DotProductBias(Module):
-    "`DotProduct` plus a bias per user and per movie, added before `sigmoid_range`"
-    def __init__(self, n_users:int, # rows of the user tables: `len(dls.classes['user'])`, `#na#` included
-                 n_movies:int, # rows of the movie tables: `len(dls.classes['title'])`
-                 n_factors:int, # length of each user's and movie's factor vector (the book uses 50)
-                 y_range:tuple=(0, 5.5) # predictions are squeezed into (low, high)
-                ):
-        self.n_users, self.n_movies, self.n_factors, self.y_range = _sizes(n_users, n_movies, n_factors, y_range)
+    def __init__(self, n_users, n_movies, n_factors, y_range=(0,5.5)):
         self.user_factors = Embedding(n_users, n_factors)
         self.user_bias = Embedding(n_users, 1)
         self.movie_factors = Embedding(n_movies, n_factors)
         self.movie_bias = Embedding(n_movies, 1)
+        self.y_range = y_range
 
     def forward(self, x):
         users = self.user_factors(x[:,0])
@@ -53,26 +38,17 @@ class DotProductBias(Module):
         return sigmoid_range(res, *self.y_range)
 
 # %% ../nbs/chapter/03_from_scratch.ipynb #f817669b
-def create_params(size # the shape, e.g. `[n_users, n_factors]`; an int for a vector
-                 ) -> nn.Parameter:
-    "A trainable `nn.Parameter` of shape `size`, drawn from a normal with std 0.01"
-    dims = tuple(size) if hasattr(size, '__iter__') else (size,)  # a list of sizes, or one size for a vector
-    if not dims: raise ValueError(f"create_params: size {size!r} must have at least one dimension")
-    return nn.Parameter(torch.zeros(*[as_count(d, f'create_params: size {size!r}') for d in dims]).normal_(0, 0.01))
+def create_params(size):
+    return nn.Parameter(torch.zeros(*size).normal_(0, 0.01))
 
 # %% ../nbs/chapter/03_from_scratch.ipynb #cbcc1bc7
 class DotProductBiasParams(Module):
-    "`DotProductBias` with its tables made by `create_params` and read by indexing"
-    def __init__(self, n_users:int, # rows of the user tables: `len(dls.classes['user'])`, `#na#` included
-                 n_movies:int, # rows of the movie tables: `len(dls.classes['title'])`
-                 n_factors:int, # length of each user's and movie's factor vector (the book uses 50)
-                 y_range:tuple=(0, 5.5) # predictions are squeezed into (low, high)
-                ):
-        self.n_users, self.n_movies, self.n_factors, self.y_range = _sizes(n_users, n_movies, n_factors, y_range)
+    def __init__(self, n_users, n_movies, n_factors, y_range=(0,5.5)):
         self.user_factors = create_params([n_users, n_factors])
         self.user_bias = create_params([n_users])
         self.movie_factors = create_params([n_movies, n_factors])
         self.movie_bias = create_params([n_movies])
+        self.y_range = y_range
 
     def forward(self, x):
         users = self.user_factors[x[:,0]]
@@ -80,14 +56,3 @@ class DotProductBiasParams(Module):
         res = (users * movies).sum(dim=1)
         res = res + self.user_bias[x[:,0]] + self.movie_bias[x[:,1]]
         return sigmoid_range(res, *self.y_range)
-
-# %% ../nbs/chapter/03_from_scratch.ipynb #fd12cebc
-@patch(cls_method=True)
-def from_classes(cls:DotProduct|DotProductBias|DotProductBiasParams,
-                 classes:dict, # the user and item vocabularies, `dls.classes`
-                 n_factors:int=50, # length of each user's and movie's factor vector: the book's 50
-                 y_range:tuple=(0, 5.5) # predictions are squeezed into (low, high)
-                ):
-    "A model with one row per user and per item of `classes`, `#na#` included"
-    users, items = list(classes.values())[:2]
-    return cls(len(users), len(items), n_factors, y_range)

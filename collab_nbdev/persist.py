@@ -4,56 +4,15 @@
 
 # %% ../nbs/library/06_persist.ipynb #a5c81b27
 from __future__ import annotations
-import hashlib, inspect, json
+import hashlib, json
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from .core import *
-from .models import DotProduct, DotProductBias, DotProductBiasParams
-from .deep import CollabNN
-from .rating_classes import DotProductClasses
-from .interpret import rated_pairs, similar_items, _parts
-from .recommend import recommend
+from .registry import model_spec, build_model
+from .recommend import collab_parts, rated_pairs
 
 # %% auto #0
-__all__ = ['MODELS', 'WEIGHTS', 'INFO', 'RATED', 'stored_args', 'model_spec', 'build_model', 'save_collab', 'LoadedCollab',
-           'load_collab']
-
-# %% ../nbs/library/06_persist.ipynb #d6570d55
-def stored_args(model:nn.Module # a model that keeps its constructor's arguments as attributes of the same names
-               ) -> dict:
-    "The arguments `type(model)(...)` was called with, read back from the model's attributes"
-    return {k: getattr(model, k) for k in inspect.signature(type(model)).parameters}
-
-def _embedding_dot_bias_args(model:EmbeddingDotBias) -> dict:
-    "fastai's `EmbeddingDotBias` keeps only `y_range`: read the sizes off its tables"
-    (n_users, n_factors), n_items = model.u_weight.weight.shape, len(model.i_weight.weight)
-    return dict(n_factors=n_factors, n_users=n_users, n_items=n_items, y_range=model.y_range)
-
-MODELS = {'DotProduct': (DotProduct, stored_args), 'DotProductBias': (DotProductBias, stored_args),
-          'DotProductBiasParams': (DotProductBiasParams, stored_args), 'CollabNN': (CollabNN, stored_args),
-          'DotProductClasses': (DotProductClasses, stored_args), 'EmbeddingDotBias': (EmbeddingDotBias, _embedding_dot_bias_args)}
-
-# %% ../nbs/library/06_persist.ipynb #9363fbea
-def _plain_args(args:dict) -> dict:
-    "`args` with tuples as lists and NumPy numbers as Python's: what JSON writes and reads back unchanged"
-    def plain(v): return [plain(o) for o in v] if isinstance(v, (tuple, list)) else v.item() if isinstance(v, np.generic) else v
-    return {k: plain(v) for k, v in args.items()}
-
-def model_spec(model:nn.Module # one of the kinds in `MODELS`
-              ) -> tuple:
-    "The model's kind and the plain numbers its constructor needs to build it again"
-    kind = type(model).__name__
-    if kind not in MODELS or MODELS[kind][0] is not type(model): raise TypeError(f"cannot describe a {kind}; supported: {', '.join(MODELS)}")
-    return kind, _plain_args(MODELS[kind][1](model))
-
-def build_model(kind:str, # a key of `MODELS`, e.g. 'DotProductBias'
-                args:dict # the constructor's arguments, as `model_spec` returns them
-               ) -> nn.Module:
-    "A fresh model of `kind` built from `args`, or a `ValueError` that says why it cannot be built"
-    if kind not in MODELS: raise ValueError(f"unknown model kind {kind!r}; supported: {', '.join(MODELS)}")
-    if not isinstance(args, dict): raise ValueError(f"the arguments of a {kind} must be a JSON object, got {args!r}")
-    try: return MODELS[kind][0](**args)
-    except (TypeError, ValueError) as e: raise ValueError(f"cannot build a {kind} from {args}: {e}") from None
+__all__ = ['WEIGHTS', 'INFO', 'RATED', 'save_collab', 'LoadedCollab', 'load_collab']
 
 # %% ../nbs/library/06_persist.ipynb #ca5357cd
 WEIGHTS, INFO, RATED = 'model.safetensors', 'collab.json', 'rated.safetensors'
@@ -71,7 +30,7 @@ def save_collab(learn, # a trained `Learner`, or what `load_collab` returns
                 training:dict=None # anything else worth keeping, as plain JSON values, e.g. the epochs and the valid MSE
                ) -> Path:
     "Save `learn`'s model without pickle: weights as safetensors; kind, arguments, vocabularies and data checksum as JSON"
-    model, users, items, user_name, item_name = _parts(learn)
+    model, users, items, user_name, item_name = collab_parts(learn)
     kind, args = model_spec(model)
     data_info = None
     if data is not None:
@@ -91,10 +50,18 @@ class LoadedCollab:
     "A model read by `load_collab`, with the vocabularies and rated pairs that `recommend` and `similar_items` use"
     def __init__(self, model:nn.Module, # the rebuilt model, in eval mode
                  classes:dict, # user and item vocabularies, as lists, like `dls.classes`
-                 rated:Tensor, # (user index, item index) of every rating the model was trained or validated on
+                 rated:Tensor, # (user row, item row) of every rating the model was trained or validated on
                  info:dict, # everything `collab.json` holds
                  path:Path): # the folder it was read from
-        self.model, self.classes, self.rated, self.info, self.path = model, classes, rated, info, path
+        self.model, self.info, self.path = model, info, path
+        self.classes = {k: CategoryMap(v, sort=False) for k, v in classes.items()}  # as fastai's: in order, with `o2i` to look names up
+        self.rated = rated[torch.argsort(rated[:, 0], stable=True)]   # sorted by user, so that `items_of` is a slice
+        self.starts = torch.searchsorted(self.rated[:, 0].contiguous(), torch.arange(len(self.classes[next(iter(classes))]) + 1))
+
+    def items_of(self, u:int) -> Tensor:
+        "The item rows user row `u` rated: a slice of `rated`, found without reading the other users' pairs"
+        return self.rated[self.starts[u]:self.starts[u + 1], 1]
+
     def __repr__(self):
         (user_name, users), (item_name, items) = self.classes.items()
         return f"LoadedCollab({self.info['kind']}, {len(users)-1} {user_name}s, {len(items)-1} {item_name}s, from {self.path})"
@@ -117,15 +84,6 @@ def _read_info(file:Path) -> dict:
         if not all(isinstance(v, (int, float, str)) for v in vocab): raise ValueError(f"{file}: the {name} vocabulary holds something other than ids and names")
         if len(set(vocab)) != len(vocab): raise ValueError(f"{file}: the {name} vocabulary has repeated entries")
     return info
-
-def _check_sizes(info:dict, file:Path):
-    "Raise a `ValueError` if the table sizes in `info['args']` differ from its vocabularies: checked before anything is allocated"
-    (user_name, users), (item_name, items) = info['classes'].items()
-    args = info['args'] if isinstance(info['args'], dict) else {}
-    expected = dict(n_users=len(users), user_sz=len(users), n_movies=len(items), n_items=len(items), item_sz=len(items))  # the names of the kinds' table sizes
-    rows = {k: (v[0] if k.endswith('_sz') and isinstance(v, list) and v else v) for k, v in args.items() if k in expected}
-    bad = [f"{k}={v!r}" for k, v in rows.items() if v != expected[k]]
-    if bad: raise ValueError(f"{file}: {', '.join(bad)} do not match the vocabularies ({len(users)} {user_name}s, {len(items)} {item_name}s)")
 
 def _read_tensors(file:Path) -> dict:
     "The tensors in `file`, read by safetensors, which parses a JSON header and copies bytes: nothing is unpickled"
@@ -151,12 +109,12 @@ def load_collab(path # a folder written by `save_collab`
     path = Path(path)
     if not path.is_dir(): raise FileNotFoundError(f"{path} is not a folder; pass the folder that save_collab wrote")
     info = _read_info(path/INFO)
-    _check_sizes(info, path/INFO)
-    try: model = build_model(info['kind'], info['args'])
-    except (ValueError, TypeError, RuntimeError) as e: raise ValueError(f"{path/INFO}: {e}") from None
     (user_name, users), (item_name, items) = info['classes'].items()
+    try: shapes = build_model(info['kind'], info['args'], rows=(len(users), len(items)), device='meta')   # shapes, no memory
+    except ValueError as e: raise ValueError(f"{path/INFO}: {e}") from None
     weights = _read_tensors(path/WEIGHTS)
-    _check_weights(weights, model, path/WEIGHTS, path/INFO)
+    _check_weights(weights, shapes, path/WEIGHTS, path/INFO)   # so a description edited by hand cannot make it allocate a huge model
+    model = build_model(info['kind'], info['args'])
     model.load_state_dict(weights)
     rated = _read_tensors(path/RATED).get('rated')
     if rated is None or rated.ndim != 2 or rated.shape[1] != 2 or rated.is_floating_point():
