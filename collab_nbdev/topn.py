@@ -4,11 +4,12 @@
 
 # %% ../nbs/library/07a_topn.ipynb #347dce26
 from __future__ import annotations
-import importlib, itertools, time
+import importlib, inspect, itertools, time
 from functools import partial
 from .core import *
 from .files import movielens_path, load_ratings
 from .loaders import FastCollabDataLoaders
+from .registry import ModelKind, register, dot_user_scores
 from .learner import FastLearner
 from .evaluate import load_fold, SkipValid
 
@@ -16,8 +17,9 @@ from .evaluate import load_fold, SkipValid
 __all__ = ['PROTOCOLS', 'stratified_split', 'protocol_loaders', 'item_scores', 'train_pairs', 'top_items', 'list_metrics',
            'topn_metrics', 'MostPopular', 'most_popular_learner', 'pair_scores', 'EASE', 'ease_learner',
            'DotProductRanker', 'SoftmaxOverItems', 'ranker_learner', 'standardise', 'RankBlend', 'carve_topn',
-           'search_topn', 'tuned', 'tuned_blend', 'ScoreTable', 'cornac_ranker', 'cornac_rankers', 'cornac_bpr_grid',
-           'evaluate_topn', 'summarise_topn']
+           'search_topn', 'tuned', 'tuned_blend', 'ease_fold_in', 'ease_user_scores', 'ease_similar', 'ranker_fold_in',
+           'blend_fold_in', 'blend_user_scores', 'blend_similar', 'ScoreTable', 'cornac_ranker', 'cornac_rankers',
+           'cornac_bpr_grid', 'evaluate_topn', 'summarise_topn']
 
 # %% ../nbs/library/07a_topn.ipynb #cfdf1230
 def stratified_split(ratings:pd.DataFrame, # one row per rating
@@ -196,14 +198,23 @@ class EASE(Module):
         if isinstance(lam, bool) or not isinstance(lam, numbers.Real) or not lam > 0: raise ValueError(f"lam must be a positive number, got {lam!r}")
         self.lam = float(lam)
         self.weights = _fixed(torch.zeros(n_items, n_items))
-        self.register_buffer('history', torch.zeros(n_users, n_items, dtype=torch.bool))
+        self.register_buffer('history', torch.zeros(n_users, n_items))
 
     def score_items(self, users:Tensor, items:Tensor=None) -> Tensor:
         "The scores of `items` (by default every item) for each of `users`: their rows of `history` times `weights`"
         weights = self.weights if items is None else self.weights[:, items]
-        return self.history[users].to(weights.dtype) @ weights
+        return self.history[users] @ weights
 
     def forward(self, x): return pair_scores(self, x)
+
+    @classmethod
+    def from_classes(cls, n_factors, # None: EASE has no factors (the registry passes None for a kind without them)
+                     classes:dict, # the user and item vocabularies, `dls.classes`
+                     lam:float=500.):
+        "An unfitted `EASE` with one row per user and per item of `classes`, `#na#` included"
+        if n_factors is not None: raise ValueError(f"EASE has no factors (its weights are items x items), got n_factors={n_factors!r}")
+        users, items = list(classes.values())[:2]
+        return cls(len(users), len(items), lam)
 
 # %% ../nbs/library/07a_topn.ipynb #9826961d
 @patch
@@ -211,9 +222,8 @@ def fit(self:EASE, pairs:Tensor # (user, item) index pairs of the training ratin
        ) -> EASE:
     "Keep the rated pairs as the users' `history` and set `weights` in closed form"
     self.history.zero_()
-    self.history[pairs[:, 0], pairs[:, 1]] = True
-    X = self.history.float()
-    gram = X.T @ X
+    self.history[pairs[:, 0], pairs[:, 1]] = 1.
+    gram = self.history.T @ self.history
     gram.diagonal().add_(self.lam)
     P = torch.cholesky_inverse(torch.linalg.cholesky(gram))
     self.weights.data = P / -P.diagonal()  # column j divided by -P_jj
@@ -230,7 +240,7 @@ def ease_learner(dls:FastCollabDataLoaders, # the model is fitted on `dls.train`
     if need > max_gb:
         raise ValueError(f"EASE needs about {need:.2g} GB for {n_items:,} items (three {n_items:,} x {n_items:,} matrices), more than "
                          f"max_gb={max_gb:g}; train the dot-product ranker (ranker_learner) for a catalogue this size")
-    return FastLearner(dls, EASE(n_users, n_items, lam).fit(train_pairs(dls)))
+    return FastLearner(dls, EASE.from_classes(None, dls.classes, lam).fit(train_pairs(dls)))
 
 # %% ../nbs/library/07a_topn.ipynb #7df5e9e6
 class DotProductRanker(Module):
@@ -253,9 +263,9 @@ class DotProductRanker(Module):
         return self.user_factors(users) @ factors.T + bias
 
     @classmethod
-    def from_classes(cls, classes:dict, # the user and item vocabularies, `dls.classes`
-                     n_factors:int=32):
-        "A `DotProductRanker` with one row per user and per item of `classes`, `#na#` included"
+    def from_classes(cls, n_factors:int, # length of each user's and item's factor vector
+                     classes:dict): # the user and item vocabularies, `dls.classes`
+        "A `DotProductRanker` with one row per user and per item of `classes`, `#na#` included, as fastai's `EmbeddingDotBias.from_classes`"
         users, items = list(classes.values())[:2]
         return cls(len(users), len(items), n_factors)
 
@@ -284,14 +294,14 @@ def ranker_learner(dls:FastCollabDataLoaders, # the model trains on `dls.train`'
                   ) -> Learner:
     "A `DotProductRanker` trained with `fit_one_cycle` and `SoftmaxOverItems`, without validating after each epoch"
     dls = FastCollabDataLoaders(dls.train.new(bs=as_count(bs, 'bs')), dls.valid, path=dls.path, device=dls.device)
-    learn = FastLearner(dls, DotProductRanker.from_classes(dls.classes, n_factors), loss_func=F.cross_entropy)
+    learn = FastLearner(dls, DotProductRanker.from_classes(n_factors, dls.classes), loss_func=F.cross_entropy)
     with learn.no_bar(), learn.no_logging(): learn.fit_one_cycle(epochs, lr, wd=wd, cbs=[SoftmaxOverItems(n_neg), SkipValid(), *(cbs or [])])
     return learn
 
 # %% ../nbs/library/07a_topn.ipynb #01d96bcf
 def standardise(scores:Tensor) -> Tensor:
-    "Each row of `scores` shifted and scaled to mean 0 and standard deviation 1"
-    return (scores - scores.mean(1, keepdim=True)) / scores.std(1, keepdim=True).clamp(min=1e-12)
+    "`scores` shifted and scaled to mean 0 and standard deviation 1 along the last dimension: each row of a matrix"
+    return (scores - scores.mean(-1, keepdim=True)) / scores.std(-1, keepdim=True).clamp(min=1e-12)
 
 # %% ../nbs/library/07a_topn.ipynb #38a4648d
 class RankBlend(Module):
@@ -306,12 +316,24 @@ class RankBlend(Module):
         self.n_users, self.n_items, self.n_factors, self.lam, self.weight = n_users, n_items, n_factors, lam, float(weight)
         self.ease, self.ranker = EASE(n_users, n_items, lam), DotProductRanker(n_users, n_items, n_factors)
 
+    def mix(self, ease_scores:Tensor, ranker_scores:Tensor) -> Tensor:
+        "The two models' scores of every item, standardised along the last dimension and mixed, `weight` on EASE's"
+        return self.weight * standardise(ease_scores) + (1 - self.weight) * standardise(ranker_scores)
+
     def score_items(self, users:Tensor, items:Tensor=None) -> Tensor:
         "The mixed scores of `items` (by default every item) for each of `users`"
-        scores = self.weight * standardise(self.ease.score_items(users)) + (1 - self.weight) * standardise(self.ranker.score_items(users))
+        scores = self.mix(self.ease.score_items(users), self.ranker.score_items(users))
         return scores if items is None else scores[:, items]
 
     def forward(self, x): return pair_scores(self, x)
+
+    @classmethod
+    def from_classes(cls, n_factors:int, # the ranker's factors
+                     classes:dict, # the user and item vocabularies, `dls.classes`
+                     lam:float=500., weight:float=0.5):
+        "An untrained `RankBlend` with one row per user and per item of `classes`, `#na#` included"
+        users, items = list(classes.values())[:2]
+        return cls(len(users), len(items), n_factors, lam, weight)
 
     @classmethod
     def from_models(cls, ease:EASE, ranker:DotProductRanker, weight:float=0.5):
@@ -383,22 +405,27 @@ def tuned_blend(lams=(100, 200, 300, 500, 800, 1200), # EASE's λ to try
         return {'EASE, tuned': e, 'DotProductRanker, tuned': r, 'blend of the two, tuned': blend}
     return make
 
-# %% ../nbs/library/07a_topn.ipynb #e45d5209
-@patch
-def fold_in(self:EASE, items:Tensor # the items a new user rated (indices in the item vocabulary)
-           ) -> Tensor:
-    "Every item's score for a new user who rated `items`: the sum of those items' rows of the weights"
-    return self.weights[torch.as_tensor(items, dtype=torch.long, device=self.weights.device).unique()].sum(0)
+# %% ../nbs/library/07a_topn.ipynb #d458bc61
+def ease_fold_in(model:EASE, items:Tensor, # the items a new user rated (rows of the item vocabulary)
+                 ratings=None # their ratings, not used: EASE knows only which items were rated
+                ) -> tuple:
+    "A new user's row of the rated matrix, 1 for each of `items`, as their factors; and no bias"
+    row = torch.zeros(model.n_items, device=model.weights.device)
+    return row.index_fill_(0, torch.as_tensor(items, dtype=torch.long, device=row.device), 1.), torch.tensor(0.)
 
-@patch
-def similar_to(self:EASE, item:int # an index in the item vocabulary
-              ) -> Tensor:
+def ease_user_scores(model:EASE, factors:Tensor, # a user's row of the rated matrix, or a mean of rows
+                     bias=0. # not used
+                    ) -> Tensor:
+    "Every item's score for a user described by their row of the rated matrix: the row times the weights"
+    return factors.to(model.weights) @ model.weights
+
+def ease_similar(model:EASE, item:int) -> Tensor:
     "Every item's similarity to `item`: how much rating `item` raises its score"
-    return self.weights[item].clone()
+    return model.weights[item].detach().clone()
 
-# %% ../nbs/library/07a_topn.ipynb #9e0bef52
+# %% ../nbs/library/07a_topn.ipynb #5883c730
 @patch
-def fit_user(self:DotProductRanker, items:Tensor, # the items a new user rated (indices in the item vocabulary)
+def fit_user(self:DotProductRanker, items:Tensor, # the items a new user rated (rows of the item vocabulary)
              lam:float=10. # the ridge penalty λ on the new user's factors
             ) -> Tensor:
     "The factors of a new user who rated `items`, fitted by the training loss with the item tables fixed"
@@ -415,28 +442,46 @@ def fit_user(self:DotProductRanker, items:Tensor, # the items a new user rated (
     with torch.enable_grad(): opt.step(loss)
     return user.detach()
 
-@patch
-def fold_in(self:DotProductRanker, items:Tensor, lam:float=10.) -> Tensor:
-    "Every item's score for a new user who rated `items`, from the factors `fit_user` gives them"
-    return self.item_factors.weight.detach() @ self.fit_user(items, lam) + self.item_bias.weight.detach()[:, 0]
+def ranker_fold_in(model:DotProductRanker, items:Tensor, ratings=None) -> tuple:
+    "A new user's factors from `fit_user` (their ratings are not used), and no bias"
+    return model.fit_user(items), torch.tensor(0.)
 
-@patch
-def similar_to(self:DotProductRanker, item:int # an index in the item vocabulary
-              ) -> Tensor:
-    "Every item's cosine similarity to `item`, by their factors"
-    factors = self.item_factors.weight.detach()
-    return F.cosine_similarity(factors[item][None], factors, dim=1)
+# %% ../nbs/library/07a_topn.ipynb #c5ec9eb8
+@patch(as_prop=True)
+def user_rows(self:RankBlend) -> Tensor:
+    "Each user's row of EASE's rated matrix followed by their ranker factors: the blend's description of its users"
+    return torch.cat([self.ease.history, self.ranker.user_factors.weight.detach()], 1)
 
-# %% ../nbs/library/07a_topn.ipynb #d31dd80f
-@patch
-def fold_in(self:RankBlend, items:Tensor) -> Tensor:
-    "Every item's score for a new user who rated `items`: the two models' scores, standardised and mixed"
-    return self.weight * standardise(self.ease.fold_in(items)[None])[0] + (1 - self.weight) * standardise(self.ranker.fold_in(items)[None])[0]
+def blend_fold_in(model:RankBlend, items:Tensor, ratings=None) -> tuple:
+    "A new user's row of the rated matrix followed by the factors the ranker fits them, and no bias"
+    return torch.cat([ease_fold_in(model.ease, items)[0], model.ranker.fit_user(items)]), torch.tensor(0.)
 
-@patch
-def similar_to(self:RankBlend, item:int) -> Tensor:
-    "Every item's similarity to `item`: the two models' similarities, standardised and mixed"
-    return self.weight * standardise(self.ease.similar_to(item)[None])[0] + (1 - self.weight) * standardise(self.ranker.similar_to(item)[None])[0]
+def blend_user_scores(model:RankBlend, factors:Tensor, bias=0.) -> Tensor:
+    "Every item's score for a user described by `factors` (as `user_rows`): the two models' scores, mixed"
+    return model.mix(ease_user_scores(model.ease, factors[:model.n_items]), dot_user_scores(model.ranker, factors[model.n_items:]))
+
+def blend_similar(model:RankBlend, item:int) -> Tensor:
+    "Every item's similarity to `item`: EASE's and the ranker's (the cosine of the factors), mixed"
+    factors = model.ranker.item_factors.weight.detach()
+    return model.mix(ease_similar(model.ease, item), F.cosine_similarity(factors[item][None], factors, dim=1))
+
+# %% ../nbs/library/07a_topn.ipynb #614ce64b
+def _init_args(model:nn.Module) -> dict:
+    "The arguments `type(model)(...)` was called with, read back from the model's attributes of the same names"
+    return {k: getattr(model, k) for k in inspect.signature(type(model)).parameters}
+
+def _rows(args:dict) -> tuple: return args['n_users'], args['n_items']
+
+_SCORES = "it scores items to rank them for a user, and a score is not a rating (DotProductBias predicts ratings)"
+register(ModelKind(EASE, dict(user_factors='history'), _init_args, _rows, cannot=dict(rating=_SCORES), n_factors=None,
+                   user_scores=ease_user_scores, fold_in=ease_fold_in, similar=ease_similar, trainable=False,
+                   about="Steck's closed-form item-item model, for top-N lists: a user's scores are their rated items' rows of weights"))
+register(ModelKind(DotProductRanker, dict(user_factors='user_factors', item_factors='item_factors', item_bias='item_bias'), _init_args, _rows,
+                   cannot=dict(rating=_SCORES), n_factors=32, user_scores=dot_user_scores, fold_in=ranker_fold_in, trainable=False,
+                   about="a dot product and item biases trained with a softmax over items, for top-N lists"))
+register(ModelKind(RankBlend, dict(user_factors='user_rows'), _init_args, _rows, cannot=dict(rating=_SCORES), n_factors=32,
+                   user_scores=blend_user_scores, fold_in=blend_fold_in, similar=blend_similar, trainable=False,
+                   about="EASE and the dot-product ranker, their scores standardised per user and mixed, for top-N lists"));
 
 # %% ../nbs/library/07a_topn.ipynb #337860ca
 def _cornac():
