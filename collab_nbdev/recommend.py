@@ -173,12 +173,15 @@ def similar_items(learn, # a trained `Learner`, or what `load_collab` returns
                   n:int=10, # how many to return
                   min_ratings:int=0 # only items with at least this many ratings in `learn`'s data (see `rated_pairs`)
                  ) -> pd.DataFrame:
-    "The `n` items whose factors point closest to `item`'s, by cosine similarity"
+    "The `n` items most like `item`: those whose factors point closest to its, by cosine similarity, or by the kind's own similarity"
     model, users, items, user_name, item_name = collab_parts(learn)
-    kind_of(model).check('similar')
+    kind = kind_of(model)
+    kind.check('similar')
     n, min_ratings, i = as_count(n, 'n'), as_count(min_ratings, 'min_ratings', low=0), item_index(items, item, item_name)
-    factors = collab_tables(model)['item_factors'].float().cpu()
-    sims = F.cosine_similarity(factors[i][None], factors, dim=1)
+    if kind.similar is not None: sims = kind.similar(model, i).float().cpu()   # a kind with a similarity of its own
+    else:
+        factors = collab_tables(model)['item_factors'].float().cpu()
+        sims = F.cosine_similarity(factors[i][None], factors, dim=1)
     if min_ratings: sims[torch.bincount(rated_pairs(learn)[:, 1], minlength=len(items)) < min_ratings] = -math.inf
     sims[[0, i]] = -math.inf  # never `#na#`, whose row was never trained, nor the item itself
     top = sims.topk(min(n, int((sims > -math.inf).sum())))
