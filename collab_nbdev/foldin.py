@@ -16,16 +16,19 @@ def fold_in(model:nn.Module, # a trained model of a kind whose registry entry an
             ratings, # their ratings, one per item
             lam:float=5.0 # the ridge penalty on the user's factors and bias, as weight decay is in training
            ) -> tuple:
-    "The factors and bias of a new user who gave `ratings` to `items`, fitted in closed form with the items' side of `model` fixed"
-    kind_of(model).check('fold_in')
+    "The factors and bias of a new user who gave `ratings` to `items`, fitted in closed form with the items' side of `model` fixed, or by the kind's own `fold_in`"
+    kind = kind_of(model)
+    kind.check('fold_in')
     items = torch.tensor(np.asarray(items, dtype=np.int64)).view(-1)  # copies: pandas 3 hands out read-only arrays
     ratings = torch.tensor(np.asarray(ratings, dtype=np.float32)).view(-1)
     if len(items) != len(ratings): raise ValueError(f"fold_in got {len(items)} items but {len(ratings)} ratings")
     if not len(items): raise ValueError("fold_in needs at least one rating")
     if not lam > 0: raise ValueError(f"lam must be positive, got {lam!r}: with fewer ratings than factors there is no single answer without it")
+    n_items = kind.rows(kind.args(model))[1]
+    bad = (items < 1) | (items >= n_items)
+    if bad.any(): raise ValueError(f"item row {items[bad][0].item()} is not an item of the model: its rows are 1..{n_items - 1}")
+    if kind.fold_in is not None: return kind.fold_in(model, items, ratings)   # a kind with a way of its own, e.g. a ranking model's
     t = collab_tables(model)
-    bad = (items < 1) | (items >= len(t['item_factors']))
-    if bad.any(): raise ValueError(f"item row {items[bad][0].item()} is not an item of the model: its rows are 1..{len(t['item_factors']) - 1}")
     V = t['item_factors'][items].float().cpu()
     b = t['item_bias'][items].float().cpu() if 'item_bias' in t else torch.zeros(len(items))
     y_range = getattr(model, 'y_range', None)

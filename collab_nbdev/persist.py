@@ -4,11 +4,11 @@
 
 # %% ../nbs/library/06_persist.ipynb #a5c81b27
 from __future__ import annotations
-import hashlib, json
+import hashlib, importlib, json
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from .core import *
-from .registry import model_spec, build_model
+from .registry import MODELS, model_spec, build_model
 from .recommend import collab_parts, rated_pairs
 
 # %% auto #0
@@ -36,7 +36,7 @@ def save_collab(learn, # a trained `Learner`, or what `load_collab` returns
     if data is not None:
         file = Path(data)/'u.data' if Path(data).is_dir() else Path(data)
         data_info = dict(file=file.name, md5=hashlib.md5(file.read_bytes()).hexdigest())  # the name, not the path: a model folder should not carry its maker's directories
-    info = dict(format='collab_nbdev', version=1, kind=kind, args=args, data=data_info, training=training,
+    info = dict(format='collab_nbdev', version=1, kind=kind, module=type(model).__module__, args=args, data=data_info, training=training,
                 classes={user_name: [_plain(v) for v in users], item_name: [_plain(v) for v in items]})
     path = Path(path)
     path.mkdir(parents=True, exist_ok=True)
@@ -102,6 +102,16 @@ def _check_weights(weights:dict, model:nn.Module, file:Path, info_file:Path):
     if problems:
         raise ValueError(f"{file} does not match the {type(model).__name__} that {info_file.name} describes: {'; '.join(problems)}")
 
+# %% ../nbs/library/06_persist.ipynb #707194e2
+def _import_kind(info:dict, file:Path):
+    "Import the collab_nbdev module that registers the kind `info` names, when the registry does not know it yet"
+    module = info.get('module')
+    if info['kind'] in MODELS or module is None: return   # a known kind, or a folder saved before the module was recorded
+    if not (isinstance(module, str) and module.startswith('collab_nbdev.')):
+        raise ValueError(f"{file}: kind {info['kind']!r} comes from {module!r}, not from collab_nbdev; load_collab imports nothing else")
+    try: importlib.import_module(module)
+    except ImportError as e: raise ValueError(f"{file}: cannot import {module}, which defines {info['kind']!r}: {e}") from None
+
 # %% ../nbs/library/06_persist.ipynb #c89bb36c
 def load_collab(path # a folder written by `save_collab`
                ) -> LoadedCollab:
@@ -109,6 +119,7 @@ def load_collab(path # a folder written by `save_collab`
     path = Path(path)
     if not path.is_dir(): raise FileNotFoundError(f"{path} is not a folder; pass the folder that save_collab wrote")
     info = _read_info(path/INFO)
+    _import_kind(info, path/INFO)
     (user_name, users), (item_name, items) = info['classes'].items()
     try: shapes = build_model(info['kind'], info['args'], rows=(len(users), len(items)), device='meta')   # shapes, no memory
     except ValueError as e: raise ValueError(f"{path/INFO}: {e}") from None

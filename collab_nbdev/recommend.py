@@ -117,6 +117,9 @@ def fold_in_rated(learn, # a trained `Learner`, or what `load_collab` returns
     for k, v in rated.items():
         if isinstance(v, bool) or not isinstance(v, numbers.Real) or not math.isfinite(v):
             raise ValueError(f"the rating of {k!r} must be a number, got {v!r}")
+        low, high = getattr(model, 'y_range', None) or (-math.inf, math.inf)
+        if not low < v < high: raise ValueError(f"the rating of {k!r}, {v:g}, is outside the model's y_range {tuple(model.y_range)}: "
+                                                "it can never predict it")
     rows = [item_index(items, k, item_name) for k in rated]
     return (*fold_in(model, rows, list(rated.values()), lam), rows)
 
@@ -156,7 +159,10 @@ def recommend(learn, # a trained `Learner`, or what `load_collab` returns
         scores, seen[rows] = kind.user_scores(model, factors, bias).float().cpu(), True
     elif _row(users, user) or not cold_start:
         u = user_index(users, user)
-        scores = _scores(model, torch.stack([torch.full((len(items),), u), torch.arange(len(items))], dim=1))
+        if kind.user_scores is None: scores = _scores(model, torch.stack([torch.full((len(items),), u), torch.arange(len(items))], dim=1))
+        else:   # the user's own row, through the kind's formula: one user's work, where a forward pass would look up the row per item
+            t = collab_tables(model)
+            scores = kind.user_scores(model, t['user_factors'][u], t['user_bias'][u] if 'user_bias' in t else 0.).float().cpu()
         seen[rated_items(learn, u)] = True
     else:
         scores = kind.user_scores(model, *average_user(model)).float().cpu()
@@ -173,12 +179,15 @@ def similar_items(learn, # a trained `Learner`, or what `load_collab` returns
                   n:int=10, # how many to return
                   min_ratings:int=0 # only items with at least this many ratings in `learn`'s data (see `rated_pairs`)
                  ) -> pd.DataFrame:
-    "The `n` items whose factors point closest to `item`'s, by cosine similarity"
+    "The `n` items most like `item`: those whose factors point closest to its, by cosine similarity, or by the kind's own similarity"
     model, users, items, user_name, item_name = collab_parts(learn)
-    kind_of(model).check('similar')
+    kind = kind_of(model)
+    kind.check('similar')
     n, min_ratings, i = as_count(n, 'n'), as_count(min_ratings, 'min_ratings', low=0), item_index(items, item, item_name)
-    factors = collab_tables(model)['item_factors'].float().cpu()
-    sims = F.cosine_similarity(factors[i][None], factors, dim=1)
+    if kind.similar is not None: sims = kind.similar(model, i).float().cpu()   # a kind with a similarity of its own
+    else:
+        factors = collab_tables(model)['item_factors'].float().cpu()
+        sims = F.cosine_similarity(factors[i][None], factors, dim=1)
     if min_ratings: sims[torch.bincount(rated_pairs(learn)[:, 1], minlength=len(items)) < min_ratings] = -math.inf
     sims[[0, i]] = -math.inf  # never `#na#`, whose row was never trained, nor the item itself
     top = sims.topk(min(n, int((sims > -math.inf).sum())))

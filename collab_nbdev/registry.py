@@ -117,6 +117,8 @@ class ModelKind:
                  n_factors:int|None=50, # the factors `from_classes` gets when none are asked for
                  predict=None, # `predict(model, x) -> ratings`, where the model's output is not the rating itself (by default `model(x)`)
                  user_scores=None, # `user_scores(model, factors, bias) -> one score per item` for a user given by a factor vector
+                 fold_in=None, # `fold_in(model, items, ratings) -> (factors, bias)` of a new user, where the ridge fit of `fold_in` does not apply
+                 similar=None, # `similar(model, item) -> one similarity per item`, where the cosine of the item factors does not apply
                  trainable:bool=True, # `collab_train --model` can train it with a squared error on the ratings
                  about:str='' # one line on it, for `collab_train --help`
                 ):

@@ -25,3 +25,20 @@ def real_copy(real_path, tmp_path):
 @pytest.fixture(scope='session')
 def synthetic_path(tmp_path_factory):
     return synthetic_movielens(tmp_path_factory.mktemp('syn')/'ml-100k-synthetic')
+
+
+# The flags that let Chromium start as root on these machines, with no attempt to reach the network
+CHROMIUM_FLAGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
+                  '--disable-component-update', '--disable-sync']
+
+
+@pytest.fixture(scope='module')
+def browser():
+    "Headless Debian Chromium, driven by Playwright, which downloads no browser of its own; the browser tests are skipped, saying why, where it or Playwright is missing"
+    chromium = shutil.which('chromium')
+    if chromium is None: pytest.skip('Chromium is not installed: apt-get install -y chromium')
+    sync_api = pytest.importorskip('playwright.sync_api', reason='Playwright is not installed: pip install playwright')
+    with sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=chromium, args=CHROMIUM_FLAGS)
+        yield browser
+        browser.close()

@@ -2,17 +2,12 @@
 `chromium` package), driven by Playwright's Python package with `executable_path`, so Playwright downloads no browser
 of its own. The site is served over HTTP on 127.0.0.1, because file:// URLs hide some errors (a failed fetch, a wrong
 MIME type). Skipped, saying why, where Chromium or Playwright is not installed; CI installs both."""
-import ast, functools, http.server, importlib.util, re, shutil, subprocess, sys, threading, time
+import ast, functools, http.server, importlib.util, re, subprocess, sys, threading, time
 from pathlib import Path
 from urllib.parse import unquote, urldefrag, urlparse
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-CHROMIUM = shutil.which('chromium')
-
-# The flags that let Chromium start as root on these machines, with no attempt to reach the network
-FLAGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-         '--disable-component-update', '--disable-sync']
 DIRECTIVE = re.compile(r'^\s*#\s*\|\s*\w')  # an nbdev directive line, as `#| export` or `#| hide`
 
 
@@ -43,19 +38,8 @@ def test_cells_as_nbdev_shows_them():
 
 
 @pytest.fixture(scope='module')
-def browser():
-    "Headless Debian Chromium; the browser tests are skipped, saying why, where it or Playwright is missing"
-    if CHROMIUM is None: pytest.skip('Chromium is not installed: apt-get install -y chromium')
-    sync_api = pytest.importorskip('playwright.sync_api', reason='Playwright is not installed: pip install playwright')
-    with sync_api.sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
-        yield browser
-        browser.close()
-
-
-@pytest.fixture(scope='module')
 def site(browser, tmp_path_factory):
-    "A fresh build, made with the command the README gives, into its own folder (after `browser`, so a skip is quick)"
+    "A fresh build, made with the command the README gives, into its own folder (after `browser` of conftest.py, so a skip is quick)"
     out = tmp_path_factory.mktemp('docs')/'site'
     start = time.perf_counter()
     res = subprocess.run([sys.executable, 'tools/build_docs.py', '--out', str(out)], cwd=ROOT,
