@@ -4,15 +4,16 @@
 
 # %% ../nbs/library/08_cli.ipynb #2796a14e
 from __future__ import annotations
-import argparse, contextlib, inspect, io, os, sys
+import argparse, contextlib, inspect, io, os, re, sys
 from types import SimpleNamespace
 from json import dumps
 from fastcore.docments import docments
 from fastcore.script import Param
 from .core import *
-from .files import movielens_path, synthetic_path, synthetic_movielens, is_synthetic, describe_data
-from .ratings import (RELEASES, find_release, load_movielens, movielens_release, read_ratings, read_titles, add_titles,
-                                  default_y_range)
+from .files import movielens_path, check_movielens, describe_data
+from .ratings import (RELEASES, DataError, sniff, id_kinds, find_release, is_synthetic, is_download, load_movielens,
+                                  describe_movielens, movielens_release, synthetic_path, synthetic_release, read_ratings, read_titles,
+                                  add_titles, default_y_range)
 from .loaders import FastCollabDataLoaders
 from .learner import FastLearner, EpochTable
 from .scale import BOOK_RECIPE, LARGE_RATINGS, LARGE_RECIPE, sparse_learner, distributed, torchrun, num_distrib, rank_distrib
@@ -21,7 +22,7 @@ from .recommend import recommend, similar_items, user_index, rated_items
 from .persist import save_collab, load_collab, INFO
 
 # %% auto #0
-__all__ = ['RECIPES', 'UsageError', 'CommandParser', 'cli_parser', 'run_cli', 'data_cli', 'collab_data', 'load_data',
+__all__ = ['SEP_NAMES', 'RECIPES', 'UsageError', 'CommandParser', 'cli_parser', 'run_cli', 'data_cli', 'collab_data', 'load_data',
            'trainable_kinds', 'train_cli', 'collab_train', 'recommend_cli', 'collab_recommend']
 
 # %% ../nbs/library/08_cli.ipynb #064851e9
@@ -63,11 +64,19 @@ def run_cli(func, # the function to call with the parsed options
     except UsageError as e: _fail(prog, str(e))
 
 # %% ../nbs/library/08_cli.ipynb #a249fdfb
+def _quietly(get):
+    "`get()`, with its fallback warning printed as one line on stderr instead of Python's two"
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter('always', UserWarning)
+        result = get()
+    for w in caught: print(f"warning: {w.message}", file=sys.stderr)
+    return result
+
 def data_cli(path:str=None, # a folder holding ML-100K; by default found as `movielens_path` does
              strict:bool=False # fail instead of falling back to synthetic data when the real data cannot be had
             ) -> str:
     "Find MovieLens 100K, check that it is the original, and print its shape"
-    try: text = describe_data(movielens_path(path, strict=strict))
+    try: text = describe_data(_quietly(lambda: movielens_path(path, strict=strict)))
     except (FileNotFoundError, ValueError) as e: raise UsageError(str(e)) from None
     print(text)
     return text
@@ -86,40 +95,72 @@ def _progress(file:Path):
         while marks and fraction >= marks[0]: print(f"reading {file.name}: {marks.pop(0):.0%}", file=sys.stderr, flush=True)
     return show
 
-def _quietly(get):
-    "`get()`, with its fallback warning printed as one line on stderr instead of Python's two"
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter('always', UserWarning)
-        result = get()
-    for w in caught: print(f"warning: {w.message}", file=sys.stderr)
-    return result
+SEP_NAMES = {'tab': '\t'}   # a tab is awkward to type in a shell: `--sep tab`
 
+def _option(arg:str, value=None) -> str:
+    "How the command line gives the library's argument `arg` with `value`: `ids='text'` is `--ids text`, `header=True` is `--header yes`"
+    option = {'user': '--user-col', 'item': '--item-col', 'rating': '--rating-col'}.get(arg, '--' + arg.replace('_', '-'))
+    if value is None: return option
+    if isinstance(value, bool): value = 'yes' if value else 'no'
+    return f"{option} {next((k for k, v in SEP_NAMES.items() if v == value), value)}"
+
+# %% ../nbs/library/08_cli.ipynb #431118e1
+def _column(col:str):
+    "A column given on the command line: a position when it is a whole number, else a name"
+    return int(col) if col is not None and col.isdigit() else col
+
+def _ratings_file(path:Path, user_col, item_col, rating_col, titles, sep, header, ids, duplicates) -> tuple:
+    "A ratings file's ratings (with `titles`' titles), and the line that says what was found in it"
+    fmt = sniff(path, SEP_NAMES.get(sep, sep), {'auto': None, 'yes': True, 'no': False}[header])
+    cols = dict(user=_column(user_col), item=_column(item_col), rating=_column(rating_col))
+    ratings = read_ratings(path, **cols, sep=fmt.sep, header=fmt.header, ids=ids, duplicates=duplicates, progress=_progress(path))
+    if titles:
+        kind = 'int' if pd.api.types.is_integer_dtype(ratings.item) else 'text'  # the titles' ids as the ratings' items came out
+        ratings = add_titles(ratings, read_titles(titles, ids=kind), path, titles)
+    names = ', '.join(f"{k} {c}" for k, c in zip(cols, fmt.pick(**cols)))
+    return ratings, path, f"data: {path} (a ratings file: {fmt}; {id_kinds(ratings)}; {names})"
+
+def _release(path:Path, name:str=None) -> tuple:
+    "The release in the folder `path`, checked as release `name` when one is asked for by name, and the line that says what it is"
+    file = path/RELEASES[find_release(path)].ratings
+    if file.name != 'u.data':
+        ratings = load_movielens(path, release=name, progress=_progress(file))
+        return ratings, file, f"data: {path} ({describe_movielens(path, ratings)})"
+    if (name == 'ml-100k' or is_download(path, 'ml-100k')) and not is_synthetic(path):
+        try: check_movielens(path)   # the published release was asked for: every file's md5
+        except ValueError as e:
+            way = (f"delete {path} and ask for ml-100k again to download it anew" if is_download(path, 'ml-100k')
+                   else f"give --data {path} to read it as it is")
+            raise ValueError(f"{e}; {way}") from None
+    return load_movielens(path, release=name), path/'u.data', describe_data(path).splitlines()[0]
+
+# %% ../nbs/library/08_cli.ipynb #d2126639
 def load_data(data:str, # `auto`, `synthetic`, a release's name, a folder holding a release, or a ratings file
               user_col:str=None, item_col:str=None, rating_col:str=None, # a ratings file's columns, by default its first three
               titles:str=None, # a file of item ids and their titles, for a ratings file
-              str_ids:bool=False # a ratings file's ids are text, not numbers
+              sep:str=None, # a ratings file's separator (`tab` for a tab); by default the one its first lines show
+              header:str='auto', # whether a ratings file's line 1 names its columns: yes, no or auto
+              ids:str='auto', # a ratings file's ids: int, text or auto (whole numbers where a column holds only whole numbers)
+              duplicates:str='refuse' # a (user, item) pair rated twice in a ratings file: refuse, or keep both rows
              ) -> tuple:
     "The ratings `--data` names (`user`, `item`, `rating`, and `title` when known), the ratings file, and a line saying what they are"
     is_file = Path(data).expanduser().is_file()
-    for option, value in (('--user-col', user_col), ('--item-col', item_col), ('--rating-col', rating_col), ('--titles', titles)):
-        if value is not None and not is_file: raise UsageError(f"{option} applies to a ratings file, and --data {data} is not one")
+    for option, value, default in (('--user-col', user_col, None), ('--item-col', item_col, None), ('--rating-col', rating_col, None),
+                                   ('--titles', titles, None), ('--sep', sep, None), ('--header', header, 'auto'), ('--ids', ids, 'auto'),
+                                   ('--duplicates', duplicates, 'refuse')):
+        if value != default and not is_file: raise UsageError(f"{option} applies to a ratings file, and --data {data} is not one")
     try:
-        if data in ('auto', 'synthetic', 'ml-100k') or data in RELEASES:
-            path = (_quietly(movielens_path) if data == 'auto' else synthetic_path() if data == 'synthetic'
-                    else _quietly(lambda: movielens_release(data)))
-            if data == 'synthetic' and not is_synthetic(path): synthetic_movielens(path)
-        else:
-            path = Path(data).expanduser()
-            if not path.exists(): raise UsageError(f"--data {data}: no such file or folder; give `auto`, a release such as ml-1m, a folder or a ratings file")
-        if path.is_file():
-            ratings = read_ratings(path, user_col, item_col, rating_col, int_ids=not str_ids, progress=_progress(path))
-            if titles: ratings = add_titles(ratings, read_titles(titles, int_ids=not str_ids), path, titles)
-            return ratings, path, f"data: {path} (a ratings file: user {ratings.columns[0]}, item {ratings.columns[1]}, rating {ratings.columns[2]})"
-        release = find_release(path)
-        if release == 'ml-100k': return load_movielens(path), path/'u.data', describe_data(path).splitlines()[0]
-        file = path/RELEASES[release].ratings
-        kind = 'SYNTHETIC stand-in, NOT the real data' if (path/'planted.npz').is_file() else 'counts checked against the release'
-        return load_movielens(path, progress=_progress(file)), file, f"data: {path} (MovieLens {release}, {kind})"
+        if data == 'synthetic':
+            path = synthetic_path('ml-100k')
+            if not is_synthetic(path): synthetic_release(path, like='ml-100k')
+            return _release(path)
+        if data == 'auto': return _release(_quietly(movielens_path))
+        if data in RELEASES: return _release(_quietly(lambda: movielens_release(data)), data)
+        path = Path(data).expanduser()
+        if not path.exists(): raise UsageError(f"--data {data}: no such file or folder; give `auto`, a release such as ml-1m, a folder or a ratings file")
+        if path.is_file(): return _ratings_file(path, user_col, item_col, rating_col, titles, sep, header, ids, duplicates)
+        return _release(path)
+    except DataError as e: raise UsageError(f"--data {data}: {e.way_out(_option)}") from None
     except (FileNotFoundError, ValueError) as e: raise UsageError(f"--data {data}: {e}") from None
 
 def _shape(ratings:pd.DataFrame) -> str:
@@ -168,7 +209,10 @@ def train_cli(data:str='auto', # `auto` (ML-100K, found as `collab_data` finds i
               item_col:str=None, # with a ratings file: its item column, by default the second
               rating_col:str=None, # with a ratings file: its rating column, by default the third
               titles:str=None, # with a ratings file: a file of item ids and titles (its first two columns), to train on titles
-              str_ids:bool=False, # with a ratings file: its ids are text, not numbers
+              sep:str=None, # with a ratings file: its separator (tab for a tab); by default the one its first lines show
+              header:str='auto', # with a ratings file: whether line 1 names its columns (yes, no); by default as its first lines show
+              ids:str='auto', # with a ratings file: its ids are int or text; by default whole numbers where a column holds only whole numbers
+              duplicates:str='refuse', # with a ratings file: a (user, item) pair rated twice is refused, or `keep` trains on both rows
               model:str='DotProductBias', # the kind of model (listed below)
               epochs:int=5, # epochs of `fit_one_cycle`
               lr:float=None, # its maximum learning rate: the book's 5e-3, or 1e-2 on the sparse path
@@ -200,18 +244,27 @@ def _train_worker(**kwargs):
     try: train_cli(**kwargs)
     except UsageError as e: _fail('collab_train', str(e))
 
+def _shared_titles(ratings:pd.DataFrame) -> str:
+    "A line on the (user, title) pairs rated twice because one title names several items, as 18 do in ML-100K; '' if there are none"
+    repeats = int(ratings.duplicated(['user', 'title']).sum())
+    if not repeats: return ''
+    shared = int((ratings.groupby('title').item.nunique() > 1).sum())
+    return (f"titles as items: {shared:,} title{'s' * (shared != 1)} name more than one item, so {repeats:,} (user, title) pair{'s' * (repeats != 1)} "
+            "are rated twice; trained on every row, as the book does")
+
 def _train(o:SimpleNamespace # `train_cli`'s options, by name
           ) -> Path:
     "What `train_cli` does in each process"
     torch.set_num_threads(o.threads)
-    ratings, file, line = load_data(o.data, o.user_col, o.item_col, o.rating_col, o.titles, o.str_ids)
+    ratings, file, line = load_data(o.data, o.user_col, o.item_col, o.rating_col, o.titles, o.sep, o.header, o.ids, o.duplicates)
     print(line); print(_shape(ratings))
+    if 'title' in ratings.columns and (shared := _shared_titles(ratings)): print(shared)
     sparse = o.recipe == 'sparse' or (o.recipe == 'auto' and len(ratings) >= LARGE_RATINGS)
     settings = {**(LARGE_RECIPE if sparse else BOOK_RECIPE), **{k: v for k, v in dict(bs=o.bs, lr=o.lr, wd=o.wd).items() if v is not None}}
     bs, lr, wd = settings['bs'], settings['lr'], settings['wd']
     item_name = 'title' if 'title' in ratings.columns else 'item'  # titles as the items, as the chapter does, when there are titles
     dls = FastCollabDataLoaders.from_df(ratings, item_name=item_name, rating_name='rating', bs=bs, seed=o.seed, valid_pct=o.valid_pct,
-                                        device=_device(o.device))
+                                        device=_device(o.device), duplicates='keep')  # pairs were checked as the file was read
     y_range, n_ratings = default_y_range(ratings), len(ratings)
     del ratings   # the loaders hold what training needs
     set_seed(o.seed)
@@ -243,7 +296,8 @@ def _train(o:SimpleNamespace # `train_cli`'s options, by name
 def collab_train(argv:list=None # the options, e.g. `['--epochs', '3']`; by default the command line's
                 ):
     "The `collab_train` command: `train_cli`'s parameters as options"
-    run_cli(train_cli, 'collab_train', argv, choices=dict(model=trainable_kinds()), epilog=_kinds_help())  # returns nothing: a console
+    run_cli(train_cli, 'collab_train', argv, choices=dict(model=trainable_kinds(), header=('auto', 'yes', 'no'), ids=('auto', 'int', 'text'),
+                                                          duplicates=('refuse', 'keep')), epilog=_kinds_help())  # returns nothing: a console
     # script's return value would become its exit status
 
 # %% ../nbs/library/08_cli.ipynb #8481a3d6
@@ -260,10 +314,14 @@ def _as_json(query:dict, key:str, table) -> str:
 
 # %% ../nbs/library/08_cli.ipynb #e54ad761
 def _as_id(value:str, vocab:list, option:str):
-    "`value` as the vocabulary holds its entries: an int when they are ints, else the text itself"
-    if not all(isinstance(v, int) for v in vocab[1:]): return value
-    try: return int(value)
-    except ValueError: raise UsageError(f"{option} {value!r}: the model's ids are whole numbers") from None
+    "`value` as the vocabulary holds its entries: an int when they are ints, else the text; a `UsageError` that says which kind the model has"
+    what = 'user ids' if option == '--user' else 'items'
+    if all(isinstance(v, int) for v in vocab[1:]):
+        try: return int(value)
+        except ValueError: raise UsageError(f"{option} {value!r}: the model's {what} are whole numbers (e.g. {vocab[1]}), and {value!r} is not one") from None
+    if value not in vocab[1:] and re.fullmatch(r'\s*[-+]?\d+\s*', value):
+        raise UsageError(f"{option} {value!r}: the model's {what} are text (e.g. {vocab[1]!r}), and {value!r} is not one of them")
+    return value
 
 def _parse_rated(rated:list, items:list) -> dict:
     "`--rated ITEM=RATING` options as a dict of item to rating"

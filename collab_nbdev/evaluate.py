@@ -8,7 +8,8 @@ import importlib, time
 from .core import *
 from fastai.callback.core import CancelValidException  # how a fastai callback skips the validation pass
 from fastai.torch_core import num_distrib
-from .files import movielens_path, load_ratings, is_synthetic, SPLITS
+from .files import movielens_path, load_ratings, SPLITS
+from .ratings import is_synthetic
 from .loaders import FastCollabDataLoaders
 from .learner import FastLearner
 from .registry import kind_of, collab_params

@@ -6,6 +6,7 @@
 from __future__ import annotations
 from torch.utils.data import TensorDataset
 from .core import *
+from .ratings import check_ratings
 
 # %% auto #0
 __all__ = ['permutation_sampling', 'FastCollabDL', 'random_split', 'FastCollabDataLoaders']
@@ -64,18 +65,6 @@ def _names(df, user_name=None, item_name=None, rating_name=None) -> list:
     cols = list(getattr(df, 'columns', [])) + [None] * 3
     return [ifnone(user_name, cols[0]), ifnone(item_name, cols[1]), ifnone(rating_name, cols[2])]  # a column may be named 0
 
-def _check_frame(df, what:str, names:list):
-    "Raise a `ValueError` that says what is wrong with the ratings frame `df`, called `what`"
-    if not isinstance(df, pd.DataFrame): raise ValueError(f"{what} must be a pandas DataFrame, not {type(df).__name__}")
-    if len(df) == 0: raise ValueError(f"{what} is empty: it holds no ratings")
-    missing = [n for n in names if n not in df.columns]
-    if missing: raise ValueError(f"{what} has no column {', '.join(map(repr, missing))}; its columns are {list(df.columns)}")
-    rating = df[names[-1]]
-    if not pd.api.types.is_numeric_dtype(rating) or pd.api.types.is_bool_dtype(rating):
-        raise ValueError(f"{what} column {names[-1]!r} must be numeric, it holds {rating.dtype} (e.g. {rating.iloc[0]!r})")
-    for n in names:
-        if df[n].isna().any(): raise ValueError(f"{what} column {n!r} has a missing value at index {df.index[df[n].isna()][0]!r}")
-
 # %% ../nbs/library/03_loaders.ipynb #ff82ae2d
 def random_split(n:int, # how many rows
                  valid_pct:float=0.2, # share of them held out for validation
@@ -101,25 +90,31 @@ class FastCollabDataLoaders(DataLoaders):
                 bs:int=64, # batch size for training
                 val_bs:int=None, # batch size for validation, by default `bs`, as fastai's
                 device=None, # by default fastai's `default_device()`
-                drop_last:bool=False # drop the last, smaller training batch
+                drop_last:bool=False, # drop the last, smaller training batch
+                duplicates:str='refuse' # 'keep' trains on every row when a (user, item) pair is rated more than once, as fastai does
                ) -> FastCollabDataLoaders:
-        "Split `ratings` at random, as `CollabDataLoaders.from_df` does, and build the loaders with `from_dfs`"
-        _check_frame(ratings, 'ratings', _names(ratings, user_name, item_name, rating_name))
+        "Split `ratings` at random, as `CollabDataLoaders.from_df` does, and build the loaders as `from_dfs` does"
+        names = _names(ratings, user_name, item_name, rating_name)
+        check_ratings(ratings, names, 'ratings', duplicates=duplicates)
         if not 0 < valid_pct < 1: raise ValueError(f"valid_pct must be between 0 and 1 (exclusive), got {valid_pct}")
         train_idx, valid_idx = random_split(len(ratings), valid_pct, seed)
-        return cls.from_dfs(ratings.iloc[train_idx.numpy()], ratings.iloc[valid_idx.numpy()], user_name, item_name, rating_name, seed, path, bs,
-                            val_bs=val_bs, device=device, drop_last=drop_last)
+        return cls._build(ratings.iloc[train_idx.numpy()], ratings.iloc[valid_idx.numpy()], names, seed, path, bs, val_bs, device, drop_last)
 
     @classmethod
     def from_dfs(cls, train:pd.DataFrame, # the ratings to train on
                  valid:pd.DataFrame, # the ratings to validate on, e.g. a canonical fold's `.test`
                  user_name:str=None, item_name:str=None, rating_name:str=None, # columns, by default the first three
                  seed:int=None, # seeds the shuffle
-                 path='.', bs:int=64, val_bs:int=None, device=None, drop_last:bool=False # as in `from_df`
+                 path='.', bs:int=64, val_bs:int=None, device=None, drop_last:bool=False, duplicates:str='refuse' # as in `from_df`
                 ) -> FastCollabDataLoaders:
         "Encode users and items with vocabularies from `train`, and batch both frames from tensors"
         names = _names(train, user_name, item_name, rating_name)
-        _check_frame(train, 'train', names); _check_frame(valid, 'valid', names)
+        check_ratings(train, names, 'train', duplicates=duplicates); check_ratings(valid, names, 'valid', duplicates=duplicates)
+        return cls._build(train, valid, names, seed, path, bs, val_bs, device, drop_last)
+
+    @classmethod
+    def _build(cls, train, valid, names, seed, path, bs, val_bs, device, drop_last) -> FastCollabDataLoaders:
+        "The loaders for two checked frames"
         for n in names[:2]:  # ids of different types never match: every validation row would silently become `#na#`
             if train[n].dtype != valid[n].dtype:
                 raise ValueError(f"column {n!r} holds {train[n].dtype} in train but {valid[n].dtype} in valid; convert one so that ids can match")

@@ -1,12 +1,13 @@
 import shutil
 from pathlib import Path
 import pytest
-from collab_nbdev.files import movielens_path, is_synthetic, synthetic_movielens
+from collab_nbdev.files import movielens_path, synthetic_movielens
+from collab_nbdev.ratings import is_synthetic
 
 
 @pytest.fixture(scope='session')
 def real_path():
-    "The real ML-100K folder (CI links it into FASTAI_HOME); tests that need it are skipped where it cannot be had"
+    "The real ML-100K folder, found as the library finds it (COLLAB_NBDEV_DATA or fastai's cache); tests that need it are skipped where it cannot be had"
     try: path = movielens_path(strict=True)
     except FileNotFoundError as e: pytest.skip(f"real ML-100K not available: {e}")
     if is_synthetic(path): pytest.skip("COLLAB_NBDEV_DATA points at synthetic data")

@@ -134,7 +134,7 @@ def test_bad_data_folders(env, tmp_path, synthetic_path):
     for f in ('u.item', 'u.user'): shutil.copy(synthetic_path/f, bad/f)
     (bad/'u.data').write_text('1\t2\t3\t881250949\n1\t3\tfive\t881250949\n')
     line = one_line_error(run(env, 'collab_train', '--data', bad), 'collab_train')
-    assert f"--data {bad}: {bad}/u.data, line 2: non-integer value 'five' in column 'rating'" in line
+    assert f"--data {bad}: {bad}/u.data, line 2: rating 'five' is not a number" in line
 
 
 def test_bad_options(env, tmp_path):
@@ -173,13 +173,15 @@ def test_train_on_a_generic_csv_and_recommend_ids(env, tmp_path):
     assert r.returncode == 0 and all(isinstance(rec['item'], int) for rec in json.loads(r.stdout)['recommendations'])
     r = run(env, 'collab_recommend', '--model', tmp_path/'model', '--rated', '5=9', '--rated', '7=2', '-n', '2')
     assert r.returncode == 0 and r.stdout.startswith('a new user who rated 2 items'), r.stderr
+    line = one_line_error(run(env, 'collab_recommend', '--model', tmp_path/'model', '--user', 'cust-7'), 'collab_recommend')
+    assert line.startswith("collab_recommend: --user 'cust-7': the model's user ids are whole numbers (e.g. 1), and 'cust-7' is not one")
 
 
 @pytest.mark.parametrize('content, text', [
-    ('user;item;rating\n1;2;4\n', 'is the file separated by another character'),     # wrong separator
-    ('1,2,4\n1,3,5\n', 'line 1 looks like data, not a header'),                         # missing header
-    ('u,i,r\n1,x,4\n', "line 2: i 'x' is not a whole number"),                          # a non-numeric id
-    ('u,i,r\n1,2,4\n1,2,5\n', 'lines 2 and 3: user 1 rated item 2 twice'),              # a duplicate pair
+    ('u,i,r\n1,2,4\n1,2,5\n', "lines 2 and 3: u 1 rated i 2 twice (in all, 1 row repeats a pair); a model takes one rating per pair: "
+                              "combine them first (e.g. their mean, or the latest); give --duplicates keep to train on every row"),
+    ('u,i,r\n1,2,4\n1,3,inf\n', 'line 3: r inf is not a finite number'),                # a rating that would make every loss NaN
+    ('1 2 4\n1 3 5\n', 'splits it into fields'),                                        # no separator the reader knows
     ('', 'is empty'),                                                                    # an empty file
     ('u,i,r\n1,2,4\n1,3', 'was the file truncated?')])                                  # a truncated last line
 def test_bad_ratings_files(env, tmp_path, content, text):
@@ -197,3 +199,47 @@ def test_half_star_in_a_whole_star_release(env, tmp_path):
     (data/'ratings.dat').write_text('\n'.join(lines) + '\n')
     line = one_line_error(run(env, 'collab_train', '--data', data), 'collab_train')
     assert 'ratings.dat, line 5: rating 3.5 is not a whole star from 1 to 5' in line
+
+
+def ratings_csv(path, users, items, n=6000, seed=0):
+    "A CSV of ratings from the id lists `users` and `items`, with a header of its own, each pair once"
+    import numpy as np, pandas as pd
+    rng = np.random.default_rng(seed)
+    df = pd.DataFrame({'customer': rng.choice(users, n), 'sku': rng.choice(items, n), 'stars': rng.integers(1, 11, n) / 2})
+    df.drop_duplicates(['customer', 'sku']).to_csv(path, index=False)
+    return path
+
+
+def test_text_ids_need_no_flag(env, tmp_path):
+    "A CSV of text ids trains as it is; the model then says which kind of ids it has when asked for the other kind"
+    data = ratings_csv(tmp_path/'shop.csv', [f'cust-{i}' for i in range(300)], [f'SKU-{i:04d}' for i in range(200)])
+    r = run(env, 'collab_train', '--data', data, '--epochs', '1', '--bs', '256', '--out', tmp_path/'model')
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.splitlines()[0] == f'data: {data} (a ratings file: comma-separated, header customer, sku, stars; ids text; user customer, item sku, rating stars)'
+    r = run(env, 'collab_recommend', '--model', tmp_path/'model', '--user', 'cust-7', '-n', '2')
+    assert r.returncode == 0 and r.stdout.startswith('user cust-7 rated '), r.stderr
+    line = one_line_error(run(env, 'collab_recommend', '--model', tmp_path/'model', '--user', '196'), 'collab_recommend')
+    assert line == "collab_recommend: --user '196': the model's user ids are text (e.g. 'cust-0'), and '196' is not one of them"
+
+
+def test_a_folder_in_a_release_format_that_is_not_the_release(env, tmp_path):
+    "An export in ML-1M's files, under another name and of another size, is read as it is, and said to be so; so is its ratings file alone"
+    from collab_nbdev.ratings import synthetic_release
+    data = synthetic_release(tmp_path/'export', like='ml-1m', n_ratings=30_000)
+    (data/'planted.npz').unlink()   # anybody's files now, not a synthetic stand-in
+    r = run(env, 'collab_train', '--data', data, '--epochs', '1', '--bs', '1024', '--out', tmp_path/'model')
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.splitlines()[0] == f'data: {data} (ML-1M format, 30,000 ratings: not the published release)'
+    r = run(env, 'collab_train', '--data', data/'ratings.dat', '--epochs', '1', '--bs', '1024', '--out', tmp_path/'model')
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.splitlines()[0].startswith(f"data: {data/'ratings.dat'} (a ratings file: '::'-separated, no header; ids whole numbers;")
+
+
+def test_a_release_asked_for_by_name_is_checked(env, tmp_path):
+    "`--data ml-1m` means the published release: fastai's copy of it that is not is refused, with the way to download it again"
+    from collab_nbdev.ratings import synthetic_release
+    home = tmp_path/'home'
+    data = synthetic_release(home/'data'/'ml-1m', like='ml-1m', n_ratings=30_000)
+    (data/'planted.npz').unlink()
+    line = one_line_error(run({**env, 'FASTAI_HOME': str(home)}, 'collab_train', '--data', 'ml-1m'), 'collab_train')
+    assert f'{data} holds 30,000 ratings, but the published ml-1m has 1,000,209: a truncated or altered copy; delete {data}' in line

@@ -93,7 +93,7 @@ def stage_notebooks(src:Path, dest:Path):
 # ## The API page: every name in each module's `__all__`
 
 def notebook(mod) -> str:
-    "The notebook `mod` is exported from, as the header nbdev writes names it (`library/01_files.ipynb`); '' if none"
+    "The notebook `mod` is exported from, as the header nbdev writes names it (`library/02_files.ipynb`); '' if none"
     found = re.search(rf'File to edit: \.\./{cfg.nbs_path.name}/(\S+\.ipynb)', inspect.getsource(mod))
     return found[1] if found else ''
 
