@@ -6,6 +6,8 @@
 #  4. the pytest suite of the installed package.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+stage_start=$SECONDS
+stage() { echo "[test.sh] $1: $((SECONDS - stage_start)) s" >&2; stage_start=$SECONDS; }   # each stage's time, on stderr
 
 snapshot() { find collab_nbdev nbs README.md -type f -not -path '*/__pycache__/*' -not -path '*/.ipynb_checkpoints/*' | sort | xargs md5sum; }
 before=$(snapshot)
@@ -20,6 +22,7 @@ if [ "$before" != "$after" ]; then
   exit 1
 fi
 echo "library, README and notebooks are in sync"
+stage "sync check"
 
 # The notebooks check what they say against the real ML-100K, so without it they would fail one by one, with tracebacks.
 if ! found=$(collab_data --strict 2>&1); then
@@ -29,9 +32,13 @@ if ! found=$(collab_data --strict 2>&1); then
   exit 1
 fi
 echo "${found%%$'\n'*}"
+stage "data check"
 
 # One torch thread per process: nbdev_test runs two notebooks at once on this 2-core machine, and batches of 64 ratings are far
 # too small to gain from a second thread (measured in nbs/library/04_learner.ipynb, "One thread").
 export OMP_NUM_THREADS=1
-time nbdev_test
+nbdev_test
+stage "nbdev_test"
 python -m pytest -q tests
+stage "pytest"
+echo "[test.sh] all stages: $SECONDS s" >&2
