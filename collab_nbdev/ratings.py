@@ -363,7 +363,7 @@ def _read_parquet(file:Path, kinds:dict) -> pa.Table:
 def read_ratings(file, # a ratings file: delimited text (any extension) or Parquet
                  user:str|int=None, # the user column, by name or position; by default the first
                  item:str|int=None, # the item column; by default the second
-                 rating:str|int=None, # the rating column; by default the third
+                 rating:str|int|bool=None, # the rating column; by default the third. False: no ratings, each row one interaction (a click log)
                  timestamp:str|int=None, # a timestamp column to keep, if any
                  sep:str=None, # the field separator; by default the one that splits the first lines most evenly
                  header:bool=None, # whether line 1 names the columns; by default whether it looks like it does
@@ -374,12 +374,16 @@ def read_ratings(file, # a ratings file: delimited text (any extension) or Parqu
     "A checked DataFrame of `user`, `item`, `rating` (and `timestamp`) from any ratings file"
     if ids not in ('auto', 'int', 'text'): raise ValueError(f"ids must be 'auto', 'int' or 'text', got {ids!r}")
     fmt = sniff(file, sep, header)
-    cols = fmt.pick(user=user, item=item, rating=rating, **({} if timestamp is None else {'timestamp': timestamp}))
-    kinds = dict(zip(cols, [ids, ids, 'float', 'auto']))
+    clicks = rating is False or (rating is None and len(fmt.columns) == 2)   # a file of two columns is a log of interactions
+    cols = fmt.pick(user=user, item=item, **({} if clicks else {'rating': rating}), **({} if timestamp is None else {'timestamp': timestamp}))
+    kinds = dict(zip(cols, [ids, ids, *([] if clicks else ['float']), 'auto']))
     table = _read_parquet(fmt.file, kinds) if fmt.sep is None else _read_text(fmt.file, fmt, kinds, progress)
     if table.num_rows == 0: raise ValueError(f"{fmt.file} holds no ratings")
     df = table.to_pandas(split_blocks=True, self_destruct=True)  # frees pyarrow's copy as pandas takes each column
     del table
+    if clicks:   # each row one interaction, a rating of 1: what the ranking models of `collab_nbdev.topn` train on
+        df.insert(2, '(interaction)', 1.0)   # a name no file's column has, so it cannot clash; renamed `rating` below
+        cols = [*cols[:2], '(interaction)', *cols[2:]]
     check_ratings(df, cols, fmt.file, 1 if fmt.sep is None else 2 if fmt.header else 1, unit='row' if fmt.sep is None else 'line',
                   duplicates=duplicates)
     return df.set_axis(['user', 'item', 'rating', 'timestamp'][:len(cols)], axis=1)

@@ -349,7 +349,8 @@ def carve_topn(dls:FastCollabDataLoaders, # a protocol's loaders; only `dls.trai
     "Loaders that hold out `test_pct` of each user's training ratings, for choosing settings; the test ratings are never read"
     x, y = train_pairs(dls), dls.train.dataset.tensors[1]
     train = pd.DataFrame({'user': x[:, 0].numpy(), 'item': x[:, 1].numpy(), 'rating': y[:, 0].numpy()})
-    return FastCollabDataLoaders.from_dfs(*stratified_split(train, test_pct, seed), bs=dls.train.bs, device=dls.device)
+    return FastCollabDataLoaders.from_dfs(*stratified_split(train, test_pct, seed), bs=dls.train.bs, device=dls.device,
+                                          duplicates='keep')  # `dls` were checked when built: a pair twice in them was allowed there
 
 # %% ../nbs/library/07a_topn.ipynb #a91182fa
 def search_topn(carved:FastCollabDataLoaders, # a split carved from the training ratings, by `carve_topn`
