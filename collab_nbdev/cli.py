@@ -4,7 +4,8 @@
 
 # %% ../nbs/library/08_cli.ipynb #2796a14e
 from __future__ import annotations
-import argparse, contextlib, inspect, io, os, re, sys
+import argparse, contextlib, inspect, io, math, os, re, shutil, sys, time
+from functools import partial
 from types import SimpleNamespace
 from json import dumps
 from fastcore.docments import docments
@@ -17,13 +18,16 @@ from .ratings import (RELEASES, DataError, sniff, id_kinds, find_release, is_syn
 from .loaders import FastCollabDataLoaders
 from .learner import FastLearner, EpochTable
 from .scale import BOOK_RECIPE, LARGE_RATINGS, LARGE_RECIPE, sparse_learner, distributed, torchrun, num_distrib, rank_distrib
-from .registry import MODELS, CannotAnswer, model_spec
+from .registry import MODELS, CannotAnswer, model_spec, kind_of
 from .recommend import recommend, similar_items, user_index, rated_items
 from .persist import save_collab, load_collab, INFO
+from .topn import (EASE_LAMS, EASE_MAX_GB, ease_gb, ease_learner, ranker_learner, tuned, tuned_blend, topn_metrics,
+                               most_popular_learner)
 
 # %% auto #0
-__all__ = ['SEP_NAMES', 'RECIPES', 'UsageError', 'CommandParser', 'cli_parser', 'run_cli', 'data_cli', 'collab_data', 'load_data',
-           'trainable_kinds', 'train_cli', 'collab_train', 'recommend_cli', 'collab_recommend']
+__all__ = ['SEP_NAMES', 'RECIPES', 'LISTS', 'UsageError', 'CommandParser', 'cli_parser', 'run_cli', 'data_cli', 'collab_data',
+           'load_data', 'trainable_kinds', 'list_plan', 'train_lists', 'train_cli', 'collab_train', 'recommend_cli',
+           'collab_recommend']
 
 # %% ../nbs/library/08_cli.ipynb #064851e9
 class UsageError(Exception):
@@ -112,12 +116,14 @@ def _column(col:str):
 def _ratings_file(path:Path, user_col, item_col, rating_col, titles, sep, header, ids, duplicates) -> tuple:
     "A ratings file's ratings (with `titles`' titles), and the line that says what was found in it"
     fmt = sniff(path, SEP_NAMES.get(sep, sep), {'auto': None, 'yes': True, 'no': False}[header])
-    cols = dict(user=_column(user_col), item=_column(item_col), rating=_column(rating_col))
+    clicks = rating_col == 'none' or (rating_col is None and len(fmt.columns) == 2)   # as `read_ratings` reads a file of two columns
+    cols = dict(user=_column(user_col), item=_column(item_col), rating=False if clicks else _column(rating_col))
     ratings = read_ratings(path, **cols, sep=fmt.sep, header=fmt.header, ids=ids, duplicates=duplicates, progress=_progress(path))
     if titles:
         kind = 'int' if pd.api.types.is_integer_dtype(ratings.item) else 'text'  # the titles' ids as the ratings' items came out
         ratings = add_titles(ratings, read_titles(titles, ids=kind), path, titles)
-    names = ', '.join(f"{k} {c}" for k, c in zip(cols, fmt.pick(**cols)))
+    picked = {k: c for k, c in cols.items() if c is not False}
+    names = ', '.join(f"{k} {c}" for k, c in zip(picked, fmt.pick(**picked))) + ('; no rating column: each row one interaction' if clicks else '')
     return ratings, path, f"data: {path} (a ratings file: {fmt}; {id_kinds(ratings)}; {names})"
 
 def _release(path:Path, name:str=None) -> tuple:
@@ -166,7 +172,9 @@ def load_data(data:str, # `auto`, `synthetic`, a release's name, a folder holdin
 def _shape(ratings:pd.DataFrame) -> str:
     "One line on the shape of `ratings`"
     n_users, n_items = ratings.user.nunique(), ratings.item.nunique()
-    return (f"{n_users:,} users, {n_items:,} items, {len(ratings):,} ratings, {len(ratings)/(n_users*n_items):.1%} dense, "
+    dense = f"{len(ratings)/(n_users*n_items):.1%} dense"
+    if ratings.rating.nunique() == 1: return f"{n_users:,} users, {n_items:,} items, {len(ratings):,} interactions (every rating {ratings.rating.iloc[0]:g}), {dense}"
+    return (f"{n_users:,} users, {n_items:,} items, {len(ratings):,} ratings, {dense}, "
             f"ratings {ratings.rating.min():g} to {ratings.rating.max():g}, mean {ratings.rating.mean():.2f}")
 
 # %% ../nbs/library/08_cli.ipynb #527f42e7
@@ -179,11 +187,15 @@ def _kinds_help() -> str:
     return 'model kinds (--model):\n' + '\n'.join(f"  {k:<22}{MODELS[k].about}" for k in trainable_kinds())
 
 RECIPES = ('auto', 'book', 'sparse')
+LISTS = ('blend', 'ease', 'ranker', 'none')   # `--lists`: the model for top-N lists
 
-def _check_options(model, epochs, lr, wd, n_factors, bs, valid_pct, threads, out, recipe='auto', nproc=1, device=None):
+def _check_options(model, epochs, lr, wd, n_factors, bs, valid_pct, threads, out, recipe='auto', nproc=1, device=None, lists='blend', implicit=None):
     "Raise a `UsageError` naming the first option whose value cannot work"
     if model not in trainable_kinds(): raise UsageError(f"--model must be one of {', '.join(trainable_kinds())}, got {model!r}")
     if recipe not in RECIPES: raise UsageError(f"--recipe must be one of {', '.join(RECIPES)}, got {recipe!r}")
+    if lists not in LISTS: raise UsageError(f"--lists must be one of {', '.join(LISTS)}, got {lists!r}")
+    if implicit is not None and not math.isfinite(implicit): raise UsageError(f"--implicit must be a number, got {implicit}")
+    if implicit is not None and lists == 'none': raise UsageError("--implicit trains only a list model, and --lists none asks for none")
     checks = [('--epochs', epochs, epochs >= 1, 'at least 1'), ('--lr', lr, lr is None or lr > 0, 'positive'),
               ('--wd', wd, wd is None or wd >= 0, 'zero or more'), ('--n-factors', n_factors, n_factors is None or n_factors >= 1, 'at least 1'),
               ('--bs', bs, bs is None or bs >= 1, 'at least 1'), ('--valid-pct', valid_pct, 0 < valid_pct < 1, 'between 0 and 1, e.g. 0.2'),
@@ -203,6 +215,31 @@ def _device(device:str=None):
     if num_distrib() > 1 and (device or str(default_device())).startswith('cuda'): return torch.device('cuda', int(os.environ.get('LOCAL_RANK', 0)))
     return None if device is None else torch.device(device)
 
+# %% ../nbs/library/08_cli.ipynb #d36659f8
+def list_plan(lists:str, # `--lists`: blend, ease, ranker or none
+              n_ratings:int, # the ratings to train on
+              n_items:int # the items among them
+             ) -> tuple:
+    "The list model to train for `--lists` on data of this size (None for none), and a line that says why when it is not the one asked for"
+    if lists == 'none': return None, ''
+    if lists in ('blend', 'ease') and (gb := ease_gb(n_items)) > EASE_MAX_GB:
+        if lists == 'ease': raise UsageError(f"--lists ease: EASE would need {gb:.3g} GB for {n_items:,} items, more than {EASE_MAX_GB:g}; give --lists ranker")
+        return 'ranker', f"the dot-product ranker at its defaults: EASE would need {gb:.3g} GB for {n_items:,} items"
+    if lists == 'blend' and n_ratings >= LARGE_RATINGS:
+        return 'ease', f"EASE alone: from {LARGE_RATINGS:,} ratings on, choosing the blend's ranker would train it many times"
+    return lists, ''
+
+# %% ../nbs/library/08_cli.ipynb #e2c839d4
+def train_lists(dls:FastCollabDataLoaders, # the rating model's loaders: the list model fits `dls.train`, and `dls.valid` is left unread
+                kind:str # blend, ease or ranker, as `list_plan` gives it
+               ) -> Learner:
+    "A list model, its settings chosen on a split carved from `dls.train` and then fitted on all of it; the ranker keeps its defaults"
+    if kind == 'blend': return tuned_blend()(dls)['blend of the two, tuned']
+    if kind == 'ease': return tuned({f'lam {lam:g}': partial(ease_learner, lam=lam) for lam in EASE_LAMS})(dls)
+    learn = ranker_learner(dls)
+    learn.setting = f"{learn.model.n_factors} factors, its defaults"
+    return learn
+
 # %% ../nbs/library/08_cli.ipynb #a4682550
 def train_cli(data:str='auto', # `auto` (ML-100K, found as `collab_data` finds it), `synthetic`, a release such as ml-1m, a folder or a ratings file
               user_col:str=None, # with a ratings file: its user column, by default the first
@@ -213,7 +250,9 @@ def train_cli(data:str='auto', # `auto` (ML-100K, found as `collab_data` finds i
               header:str='auto', # with a ratings file: whether line 1 names its columns (yes, no); by default as its first lines show
               ids:str='auto', # with a ratings file: its ids are int or text; by default whole numbers where a column holds only whole numbers
               duplicates:str='refuse', # with a ratings file: a (user, item) pair rated twice is refused, or `keep` trains on both rows
-              model:str='DotProductBias', # the kind of model (listed below)
+              model:str='DotProductBias', # the kind of rating model (listed below)
+              lists:str='blend', # the model for top-N lists, trained beside the rating model: blend, ease, ranker, or none for the rating model alone
+              implicit:float=None, # count the ratings of at least this value as interactions, leave the others out, and train the list model only
               epochs:int=5, # epochs of `fit_one_cycle`
               lr:float=None, # its maximum learning rate: the book's 5e-3, or 1e-2 on the sparse path
               wd:float=None, # weight decay: the book's 0.1, also on the sparse path
@@ -227,8 +266,8 @@ def train_cli(data:str='auto', # `auto` (ML-100K, found as `collab_data` finds i
               threads:int=1, # CPU threads for torch: batches this small gain little from more, and on a busy machine lose much
               out:str='collab_model' # the folder to save the model in (with `save_collab`); an earlier model there is replaced
              ) -> Path:
-    "Train a collaborative filtering model on MovieLens or your own ratings, print one line per epoch, and save it without pickle"
-    _check_options(model, epochs, lr, wd, n_factors, bs, valid_pct, threads, out, recipe, nproc, device)
+    "Train a model for top-N lists and one for ratings on MovieLens or your own ratings, say how good each is, and save them without pickle"
+    _check_options(model, epochs, lr, wd, n_factors, bs, valid_pct, threads, out, recipe, nproc, device, lists, implicit)
     if nproc > 1:  # start `nproc` copies of this command, each one process of the group, and wait for them
         options = {k: v for k, v in locals().items() if k in inspect.signature(train_cli).parameters}
         code, errors = torchrun('collab_nbdev.cli:_train_worker', {**options, 'nproc': 1}, nproc, threads=threads)
@@ -257,16 +296,30 @@ def _train(o:SimpleNamespace # `train_cli`'s options, by name
     "What `train_cli` does in each process"
     torch.set_num_threads(o.threads)
     ratings, file, line = load_data(o.data, o.user_col, o.item_col, o.rating_col, o.titles, o.sep, o.header, o.ids, o.duplicates)
-    print(line); print(_shape(ratings))
+    print(line)
+    if o.implicit is not None: ratings = _interactions(ratings, o.implicit)
+    print(_shape(ratings))
     if 'title' in ratings.columns and (shared := _shared_titles(ratings)): print(shared)
-    sparse = o.recipe == 'sparse' or (o.recipe == 'auto' and len(ratings) >= LARGE_RATINGS)
+    lists, why = list_plan(o.lists, len(ratings), ratings.item.nunique())
+    rates = ratings.rating.nunique() > 1   # ratings that are all the same (a log of interactions) teach a rating model nothing
+    if not rates:
+        if lists is None: raise UsageError(f"--lists none: every rating is {ratings.rating.iloc[0]:g}, which leaves a rating model nothing to learn; "
+                                           "leave --lists out to train the list model")
+        print(f"no rating model: every rating is {ratings.rating.iloc[0]:g}, which leaves it nothing to learn; the list model only")
+    sparse = rates and (o.recipe == 'sparse' or (o.recipe == 'auto' and len(ratings) >= LARGE_RATINGS))
     settings = {**(LARGE_RECIPE if sparse else BOOK_RECIPE), **{k: v for k, v in dict(bs=o.bs, lr=o.lr, wd=o.wd).items() if v is not None}}
-    bs, lr, wd = settings['bs'], settings['lr'], settings['wd']
     item_name = 'title' if 'title' in ratings.columns else 'item'  # titles as the items, as the chapter does, when there are titles
-    dls = FastCollabDataLoaders.from_df(ratings, item_name=item_name, rating_name='rating', bs=bs, seed=o.seed, valid_pct=o.valid_pct,
+    dls = FastCollabDataLoaders.from_df(ratings, item_name=item_name, rating_name='rating', bs=settings['bs'], seed=o.seed, valid_pct=o.valid_pct,
                                         device=_device(o.device), duplicates='keep')  # pairs were checked as the file was read
     y_range, n_ratings = default_y_range(ratings), len(ratings)
     del ratings   # the loaders hold what training needs
+    rating = _fit_rating(o, dls, sparse, settings, y_range, n_ratings) if rates else None
+    if rank_distrib() > 0: return Path(o.out)   # the weights are the same in every process: process 0 saves them
+    return _save(o.out, file, rating, _fit_lists(dls, lists, why) if lists else None)
+
+def _fit_rating(o:SimpleNamespace, dls:FastCollabDataLoaders, sparse:bool, settings:dict, y_range:tuple, n_ratings:int) -> tuple:
+    "The rating model of kind `o.model` trained on `dls` with `fit_one_cycle`, printing an epoch table; and its training settings"
+    bs, lr, wd = settings['bs'], settings['lr'], settings['wd']
     set_seed(o.seed)
     net = MODELS[o.model].build(dls.classes, o.n_factors, y_range=y_range)
     if sparse:
@@ -284,19 +337,53 @@ def _train(o:SimpleNamespace # `train_cli`'s options, by name
     print(f"training on {dls.device.type}: {o.epochs} epoch{'s' * (o.epochs != 1)} of fit_one_cycle, lr {lr}, wd {wd}, bs {bs}, seed {o.seed}; "
           f"{len(dls.train.dataset):,} ratings to train on, {len(dls.valid.dataset):,} to validate on", flush=True)
     with learn.no_bar(), learn.no_logging(), distributed(learn): learn.fit_one_cycle(o.epochs, lr, wd=wd, cbs=EpochTable())
-    valid_mse = float(learn.recorder.values[-1][1])
-    if rank_distrib() > 0: return Path(o.out)   # the weights are the same in every process: process 0 saves them
-    training = dict(model=o.model, epochs=o.epochs, lr=lr, wd=wd, bs=bs, seed=o.seed, valid_pct=o.valid_pct, valid_mse=valid_mse,
-                    recipe='sparse' if sparse else 'book', nproc=max(num_distrib(), 1))
-    out = save_collab(learn, o.out, data=file, training=training)
-    print(f"saved to {out} (model.safetensors, {INFO}, rated.safetensors); valid MSE {valid_mse:.4f}")
+    training = dict(model=o.model, epochs=o.epochs, lr=lr, wd=wd, bs=bs, seed=o.seed, valid_pct=o.valid_pct,
+                    valid_mse=float(learn.recorder.values[-1][1]), recipe='sparse' if sparse else 'book', nproc=max(num_distrib(), 1))
+    return learn, training
+
+# %% ../nbs/library/08_cli.ipynb #f6979647
+def _interactions(ratings:pd.DataFrame, threshold:float) -> pd.DataFrame:
+    "The ratings of at least `threshold`, each now one interaction (a rating of 1), after a line that says how many they are"
+    kept = ratings[ratings.rating >= threshold]
+    if not len(kept):
+        raise UsageError(f"--implicit {threshold:g}: no rating is {threshold:g} or more (they run from {ratings.rating.min():g} to {ratings.rating.max():g})")
+    print(f"implicit feedback (--implicit {threshold:g}): the {len(kept):,} ratings of {threshold:g} or more ({len(kept)/len(ratings):.0%}) are "
+          f"interactions; the other {len(ratings) - len(kept):,} are left out")
+    return kept.assign(rating=1.0)
+
+def _fit_lists(dls:FastCollabDataLoaders, kind:str, why:str) -> tuple:
+    "The list model `kind` trained by `train_lists`, after lines on what it is and how its top 10s do on the ratings held out; and what to record"
+    if why: print(f"lists: {why}")
+    print(f"training the list model ({kind})", flush=True)
+    start = time.perf_counter()
+    learn = train_lists(dls, kind)
+    seconds = time.perf_counter() - start
+    m, popular = topn_metrics(learn), topn_metrics(most_popular_learner(dls))
+    how = 'its defaults' if kind == 'ranker' else "chosen on a quarter of each user's training ratings, then fitted on all of them"
+    print(f"list model: {type(learn.model).__name__} ({learn.setting}; {how}) in {seconds:.0f} s")
+    print(f"its top 10s against the {len(dls.valid.dataset):,} ratings held out (each one relevant): nDCG@10 {m['nDCG@10']:.3f}, P@10 {m['P@10']:.3f}; "
+          f"the most popular unseen items: nDCG@10 {popular['nDCG@10']:.3f}, P@10 {popular['P@10']:.3f}")
+    return learn, {'lists': kind, 'setting': learn.setting, 'seconds': round(seconds, 1),
+                   **{f'{k} (held out)': round(float(m[k]), 4) for k in ('nDCG@10', 'P@10')},
+                   **{f'{k} (most popular)': round(float(popular[k]), 4) for k in ('nDCG@10', 'P@10')}}
+
+def _save(out:str, file:Path, rating:tuple=None, lists:tuple=None) -> Path:
+    "Save the list model in `out` and the rating model in `out/rating`, or the one trained in `out`; each a (learner, training) pair"
+    out = Path(out)
+    if (out/'rating'/INFO).exists(): shutil.rmtree(out/'rating')   # an earlier run's rating model, which would no longer match
+    if lists is not None: save_collab(lists[0], out, data=file, training=lists[1])
+    if rating is not None: save_collab(rating[0], out/'rating' if lists else out, data=file, training=rating[1])
+    mse = '' if rating is None else f"; the rating model's valid MSE {rating[1]['valid_mse']:.4f}"
+    where = (f"the list model, which collab_recommend and collab_serve use, and the rating model in {out/'rating'}" if lists and rating
+             else 'the list model' if lists else 'the rating model')
+    print(f"saved to {out}: {where} (model.safetensors, {INFO} and rated.safetensors each){mse}")
     return out
 
 # %% ../nbs/library/08_cli.ipynb #7dcc39e7
 def collab_train(argv:list=None # the options, e.g. `['--epochs', '3']`; by default the command line's
                 ):
     "The `collab_train` command: `train_cli`'s parameters as options"
-    run_cli(train_cli, 'collab_train', argv, choices=dict(model=trainable_kinds(), header=('auto', 'yes', 'no'), ids=('auto', 'int', 'text'),
+    run_cli(train_cli, 'collab_train', argv, choices=dict(model=trainable_kinds(), lists=LISTS, header=('auto', 'yes', 'no'), ids=('auto', 'int', 'text'),
                                                           duplicates=('refuse', 'keep')), epilog=_kinds_help())  # returns nothing: a console
     # script's return value would become its exit status
 
@@ -306,6 +393,16 @@ def _load(model:str):
     if not Path(model).is_dir(): raise UsageError(f"--model {model}: no such folder; train one with `collab_train --out {model}`")
     try: return load_collab(model)
     except (FileNotFoundError, ValueError) as e: raise UsageError(f"--model {model}: {e}") from None
+
+def _rating_model(model:str, learn):
+    "The model that predicts ratings for the folder `model`: `learn` when it does, else the one `collab_train` saved in `model/rating`, else None"
+    if 'rating' in kind_of(learn.model).answers: return learn
+    return _load(str(Path(model)/'rating')) if (Path(model)/'rating'/INFO).exists() else None
+
+def _with_ratings(table:pd.DataFrame, rating_learn, item_name:str, **ask) -> pd.DataFrame:
+    "`table` with the predicted rating of each of its items for the same user, by `rating_learn`; `ask` says who, as `recommend` takes it"
+    every = recommend(rating_learn, n=len(rating_learn.classes[item_name]), **ask).set_index(item_name).predicted_rating
+    return table.assign(predicted_rating=table[item_name].map(every))
 
 def _as_json(query:dict, key:str, table) -> str:
     "`query` and the rows of `table` under `key`, as indented JSON, floats to 4 decimals"
@@ -337,6 +434,7 @@ def recommend_cli(model:str='collab_model', # the folder that `collab_train --ou
                   user:str=None, # recommend items to this user id
                   rated:list=None, # instead, a new user's rating, ITEM=RATING, e.g. "Star Wars (1977)=5"; give it once for each rating
                   n:int=10, # how many items to show
+                  by:str='score', # rank by the list model's `score`, or by the rating model's predicted `rating`
                   similar:str=None, # instead, show the items closest to this one, e.g. "Silence of the Lambs, The (1991)"
                   min_ratings:int=0, # with --similar, only items with at least this many ratings in the model's data
                   cold_start:bool=False, # for a user not in the training data, recommend what the average user would like
@@ -347,32 +445,45 @@ def recommend_cli(model:str='collab_model', # the folder that `collab_train --ou
         raise UsageError("give one of --user ID (recommendations), --rated ITEM=RATING (a new user's) or --similar ITEM (neighbours)")
     if n < 1: raise UsageError(f"-n must be at least 1, got {n}")
     if min_ratings < 0: raise UsageError(f"--min-ratings must be 0 or more, got {min_ratings}")
+    if by not in ('score', 'rating'): raise UsageError(f"--by must be score or rating, got {by!r}")
     learn = _load(model)
+    rating_learn = _rating_model(model, learn)
+    if by == 'rating':
+        if rating_learn is None: raise UsageError(f"--by rating: {model} holds a list model ({type(learn.model).__name__}) and no rating model, "
+                                                  "as when it was trained on interactions; leave --by out")
+        learn = rating_learn
     (user_name, users), (item_name, items) = learn.classes.items()
+    lists = learn is not rating_learn   # ranked by a list model's score
+    order = 'with the highest predicted rating'
+    if lists: order = f"ranked first by the list model ({type(learn.model).__name__})" + (", with the rating model's predicted rating" if rating_learn else '')
     if similar is not None:
         try: table = similar_items(learn, _as_id(similar, items, '--similar'), n, min_ratings=min_ratings)
         except (KeyError, CannotAnswer) as e: raise UsageError(f"--similar: {e.args[0]}") from None
         query, key = {'similar_to': similar}, 'similar'
-        head = f"the {len(table)} {item_name}s whose factors point closest to {similar!r}:"
+        head = f"the {len(table)} {item_name}s closest to {similar!r} by the {type(learn.model).__name__} model:"
     elif rated is not None:
         given = _parse_rated(rated, items)
-        try: table = recommend(learn, rated=given, n=n)
+        try:
+            table = recommend(learn, rated=given, n=n)
+            if lists and rating_learn: table = _with_ratings(table, rating_learn, item_name, rated=given)
         except (KeyError, ValueError) as e: raise UsageError(f"--rated: {e.args[0]}") from None   # `CannotAnswer` is a `ValueError`
         query, key = {'rated': {str(k): v for k, v in given.items()}}, 'recommendations'
         head = (f"a new user who rated {len(given)} {item_name}{'s' * (len(given) != 1)}, folded in without retraining; "
-                f"the {len(table)} others with the highest predicted rating:")
+                f"the {len(table)} others {order}:")
     else:
         user = _as_id(user, users, '--user')
         known = user in users.o2i
         if not known and not cold_start:
             raise UsageError(f"--user {user}: not in the model's training data ({len(users)-1:,} users); "
                              "add --cold-start to recommend what the average user would like, or give their ratings with --rated")
-        try: table = recommend(learn, user, n, cold_start=cold_start)
+        try:
+            table = recommend(learn, user, n, cold_start=cold_start)
+            if lists and rating_learn: table = _with_ratings(table, rating_learn, item_name, user=user, cold_start=cold_start)
         except CannotAnswer as e: raise UsageError(f"--user: {e.args[0]}") from None
         query, key = {'user': user, 'cold_start': not known}, 'recommendations'
         n_rated = len(rated_items(learn, user_index(users, user))) if known else 0
-        head = (f"user {user} rated {n_rated} of the model's {len(items)-1:,} {item_name}s; the {len(table)} others with the highest predicted rating:"
-                if known else f"user {user} is not in the training data; the average user's top {len(table)} (cold start):")
+        head = (f"user {user} rated {n_rated} of the model's {len(items)-1:,} {item_name}s; the {len(table)} others {order}:"
+                if known else f"user {user} is not in the training data; the average user's top {len(table)} (cold start), {order}:")
     text = _as_json(query, key, table) if json else head + '\n' + table.to_string(float_format='{:.3f}'.format)
     print(text)
     return text
@@ -381,4 +492,4 @@ def recommend_cli(model:str='collab_model', # the folder that `collab_train --ou
 def collab_recommend(argv:list=None # the options, e.g. `['--user', '196']`; by default the command line's
                     ):
     "The `collab_recommend` command: `recommend_cli`'s parameters as options"
-    run_cli(recommend_cli, 'collab_recommend', argv)  # returns nothing, as `collab_train`
+    run_cli(recommend_cli, 'collab_recommend', argv, choices=dict(by=('score', 'rating')))  # returns nothing, as `collab_train`

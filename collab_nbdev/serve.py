@@ -243,7 +243,7 @@ function drawList(list, rows, score, clickable) {
   list.replaceChildren(...rows.map(r => {
     const li = element("li"), name = element(clickable ? "button" : "span", r[itemName], clickable ? "item" : "name");
     if (clickable) { name.type = "button"; name.onclick = () => similar(r[itemName]); }
-    li.append(name, element("span", r[score].toFixed(2), "note"));
+    li.append(name, element("span", (r[score] ?? r.score).toFixed(2), "note"));   // a list model's rows have a score instead
     return li;
   }));
 }

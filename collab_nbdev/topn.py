@@ -14,12 +14,12 @@ from .learner import FastLearner
 from .evaluate import load_fold, SkipValid
 
 # %% auto #0
-__all__ = ['PROTOCOLS', 'stratified_split', 'protocol_loaders', 'item_scores', 'train_pairs', 'top_items', 'list_metrics',
-           'topn_metrics', 'MostPopular', 'most_popular_learner', 'pair_scores', 'EASE', 'ease_learner',
-           'DotProductRanker', 'SoftmaxOverItems', 'ranker_learner', 'standardise', 'RankBlend', 'carve_topn',
-           'search_topn', 'tuned', 'tuned_blend', 'ease_fold_in', 'ease_user_scores', 'ease_similar', 'ranker_fold_in',
-           'blend_fold_in', 'blend_user_scores', 'blend_similar', 'ScoreTable', 'cornac_ranker', 'cornac_rankers',
-           'cornac_bpr_grid', 'evaluate_topn', 'summarise_topn']
+__all__ = ['PROTOCOLS', 'EASE_MAX_GB', 'EASE_LAMS', 'stratified_split', 'protocol_loaders', 'item_scores', 'train_pairs',
+           'top_items', 'list_metrics', 'topn_metrics', 'MostPopular', 'most_popular_learner', 'pair_scores', 'EASE',
+           'ease_gb', 'ease_learner', 'DotProductRanker', 'SoftmaxOverItems', 'ranker_learner', 'standardise',
+           'RankBlend', 'carve_topn', 'search_topn', 'tuned', 'tuned_blend', 'ease_fold_in', 'ease_user_scores',
+           'ease_similar', 'ranker_fold_in', 'blend_fold_in', 'blend_user_scores', 'blend_similar', 'ScoreTable',
+           'cornac_ranker', 'cornac_rankers', 'cornac_bpr_grid', 'evaluate_topn', 'summarise_topn']
 
 # %% ../nbs/library/07a_topn.ipynb #cfdf1230
 def stratified_split(ratings:pd.DataFrame, # one row per rating
@@ -230,14 +230,19 @@ def fit(self:EASE, pairs:Tensor # (user, item) index pairs of the training ratin
     self.weights.data.fill_diagonal_(0)
     return self
 
+EASE_MAX_GB = 4.   # `ease_learner` refuses a catalogue whose matrices need more memory than this
+
+def ease_gb(n_items:int) -> float:
+    "The memory EASE needs for `n_items` items, in GB: the Gram matrix, its inverse and the weights, items × items in float32"
+    return 3 * 4 * n_items ** 2 / 1e9
+
 def ease_learner(dls:FastCollabDataLoaders, # the model is fitted on `dls.train`'s pairs; their ratings are not used
                  lam:float=500., # the ridge penalty λ
-                 max_gb:float=4. # refuse a catalogue whose three items × items matrices would need more memory than this
+                 max_gb:float=EASE_MAX_GB # refuse a catalogue whose three items × items matrices would need more memory than this
                 ) -> Learner:
     "A `Learner` for `EASE` fitted on `dls`'s training pairs in closed form"
     n_users, n_items = (len(v) for v in dls.classes.values())
-    need = 3 * 4 * n_items ** 2 / 1e9  # the Gram matrix, its inverse and the weights, in float32
-    if need > max_gb:
+    if (need := ease_gb(n_items)) > max_gb:
         raise ValueError(f"EASE needs about {need:.2g} GB for {n_items:,} items (three {n_items:,} x {n_items:,} matrices), more than "
                          f"max_gb={max_gb:g}; train the dot-product ranker (ranker_learner) for a catalogue this size")
     return FastLearner(dls, EASE.from_classes(None, dls.classes, lam).fit(train_pairs(dls)))
@@ -381,7 +386,9 @@ def tuned(candidates:dict, # `make_learner` functions by setting name
     return make
 
 # %% ../nbs/library/07a_topn.ipynb #9aada7bb
-def tuned_blend(lams=(100, 200, 300, 500, 800, 1200), # EASE's λ to try
+EASE_LAMS = (100, 200, 300, 500, 800, 1200)   # the λ that `tuned_blend` (and `collab_train --lists ease`) tries
+
+def tuned_blend(lams=EASE_LAMS, # EASE's λ to try
                 rankers:dict=None, # `ranker_learner` arguments by setting name; by default its defaults, and 64 factors for 6 epochs
                 weights=tuple(np.linspace(0, 1, 11)), # EASE's shares of the mix to try
                 test_pct:float=0.25, seed:int=42 # how to carve, as in `carve_topn`

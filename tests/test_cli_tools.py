@@ -28,9 +28,9 @@ def one_line_error(r, prog):
 
 @pytest.fixture(scope='module')
 def model_dir(env, tmp_path_factory):
-    "Train once with the default model, on the synthetic data, for every test of collab_recommend"
+    "Train once with the default rating model and EASE for the lists (the blend is trained in the CLI notebook), for every test of collab_recommend"
     out = tmp_path_factory.mktemp('trained')/'model'
-    r = run(env, 'collab_train', '--data', 'synthetic', '--epochs', '2', '--bs', '256', '--out', out)
+    r = run(env, 'collab_train', '--data', 'synthetic', '--epochs', '2', '--bs', '256', '--lists', 'ease', '--out', out)
     assert r.returncode == 0, r.stderr
     return out, r
 
@@ -48,11 +48,14 @@ def test_train(model_dir, synthetic_path):
     assert lines[2].startswith('model: DotProductBias(n_users=944, ') and 'n_factors=50' in lines[2]
     epochs = [l for l in lines if re.fullmatch(r' +\d+ +\d\.\d{4} +\d\.\d{4} +\d\d:\d\d', l)]
     assert len(epochs) == 2 and lines[4].split() == ['epoch', 'train', 'MSE', 'valid', 'MSE', 'time']
-    assert len(lines) == 8 and lines[-1].startswith(f'saved to {out} ')
+    assert lines[7:10] == ['training the list model (ease)', lines[8], lines[9]] and lines[8].startswith('list model: EASE (lam ')
+    assert len(lines) == 11 and lines[-1].startswith(f'saved to {out}: the list model, ')
     assert '\r' not in r.stdout and '█' not in r.stdout   # no progress bar
-    assert sorted(p.name for p in out.iterdir()) == ['collab.json', 'model.safetensors', 'rated.safetensors']
-    info = json.loads((out/'collab.json').read_text())
+    assert sorted(p.name for p in out.iterdir()) == ['collab.json', 'model.safetensors', 'rated.safetensors', 'rating']
+    assert sorted(p.name for p in (out/'rating').iterdir()) == ['collab.json', 'model.safetensors', 'rated.safetensors']
+    info = json.loads((out/'rating'/'collab.json').read_text())
     assert info['training']['epochs'] == 2 and info['data']['file'] == 'u.data'
+    assert json.loads((out/'collab.json').read_text())['training']['lists'] == 'ease'
 
 
 def test_recommend(env, model_dir, ratings):
@@ -88,11 +91,40 @@ def test_cold_start(env, model_dir):
 
 
 def test_train_nn_then_recommend(env, tmp_path):
-    r = run(env, 'collab_train', '--data', 'synthetic', '--model', 'CollabNN', '--epochs', '1', '--bs', '1024', '--out', tmp_path/'nn')
+    r = run(env, 'collab_train', '--data', 'synthetic', '--model', 'CollabNN', '--epochs', '1', '--bs', '1024', '--lists', 'none', '--out', tmp_path/'nn')
     assert r.returncode == 0, r.stderr
     assert 'model: CollabNN(user_sz=[944, 74], ' in r.stdout
     r = run(env, 'collab_recommend', '--model', tmp_path/'nn', '--user', '2', '-n', '3', '--json')
     assert r.returncode == 0 and len(json.loads(r.stdout)['recommendations']) == 3
+
+
+def test_recommend_shows_both_models(env, model_dir):
+    "A folder with both models: the list model's order and score, the rating model's predicted rating; --by rating ranks by the latter"
+    out, _ = model_dir
+    lists = json.loads(run(env, 'collab_recommend', '--model', out, '--user', '1', '-n', '5', '--json').stdout)['recommendations']
+    by_rating = json.loads(run(env, 'collab_recommend', '--model', out, '--user', '1', '-n', '5', '--by', 'rating', '--json').stdout)['recommendations']
+    assert all(list(rec) == ['title', 'score', 'predicted_rating'] for rec in lists)
+    assert all(list(rec) == ['title', 'predicted_rating'] for rec in by_rating)
+    ratings = [rec['predicted_rating'] for rec in by_rating]
+    assert ratings == sorted(ratings, reverse=True) and max(rec['predicted_rating'] for rec in lists) <= ratings[0] + 1e-4
+
+
+def test_click_log(env, tmp_path):
+    "A two-column click log, as a shop exports it, trains the list model with the defaults and recommends from the shell"
+    import numpy as np, pandas as pd
+    rng = np.random.default_rng(2)
+    pd.DataFrame({'visitor': [f'v{i}' for i in rng.integers(0, 300, 5000)], 'product': [f'p{i}' for i in rng.zipf(1.3, 5000) % 400]}) \
+      .drop_duplicates().to_csv(tmp_path/'clicks.csv', index=False)
+    r = run(env, 'collab_train', '--data', tmp_path/'clicks.csv', '--out', tmp_path/'model')
+    assert r.returncode == 0 and r.stderr == '', r.stderr
+    assert 'no rating column: each row one interaction' in r.stdout and 'no rating model: every rating is 1' in r.stdout
+    assert 'list model: RankBlend (lam ' in r.stdout and 'train MSE' not in r.stdout   # no epoch table: no rating model
+    r = run(env, 'collab_recommend', '--model', tmp_path/'model', '--user', 'v7', '-n', '3', '--json')
+    assert r.returncode == 0, r.stderr
+    recs = json.loads(r.stdout)['recommendations']
+    assert len(recs) == 3 and all(list(rec) == ['item', 'score'] and rec['item'].startswith('p') for rec in recs)
+    line = one_line_error(run(env, 'collab_recommend', '--model', tmp_path/'model', '--user', 'v7', '--by', 'rating'), 'collab_recommend')
+    assert 'holds a list model (RankBlend) and no rating model' in line
 
 
 def test_unknown_user(env, model_dir):
@@ -118,7 +150,7 @@ def test_corrupt_model_file(env, model_dir, tmp_path):
 
 def test_json_not_matching_weights(env, model_dir, tmp_path):
     broken = tmp_path/'broken'
-    shutil.copytree(model_dir[0], broken)
+    shutil.copytree(model_dir[0]/'rating', broken)   # the rating model, which has factors to get wrong
     info = json.loads((broken/'collab.json').read_text())
     info['args']['n_factors'] = 20
     (broken/'collab.json').write_text(json.dumps(info))
@@ -151,7 +183,7 @@ def test_train_on_every_release_format(env, tmp_path, like):
     "collab_train on a folder in each release's exact files, written by the synthetic generator at a small size"
     from collab_nbdev.ratings import synthetic_release
     data = synthetic_release(tmp_path/like, like=like, n_ratings=30_000)
-    r = run(env, 'collab_train', '--data', data, '--epochs', '1', '--bs', '2048', '--out', tmp_path/'model')
+    r = run(env, 'collab_train', '--data', data, '--epochs', '1', '--bs', '2048', '--lists', 'none', '--out', tmp_path/'model')
     assert r.returncode == 0, r.stderr
     assert f'MovieLens {like}, SYNTHETIC stand-in, NOT the real data' in r.stdout.splitlines()[0]
     r = run(env, 'collab_recommend', '--model', tmp_path/'model', '--user', '1', '-n', '3', '--json')
@@ -166,7 +198,7 @@ def test_train_on_a_generic_csv_and_recommend_ids(env, tmp_path):
     pd.DataFrame({'member': rng.integers(1, 200, 8000), 'book': rng.integers(1, 300, 8000), 'score': rng.integers(1, 11, 8000)}) \
       .drop_duplicates(['member', 'book']).to_csv(tmp_path/'books.csv', index=False)
     r = run(env, 'collab_train', '--data', tmp_path/'books.csv', '--user-col', 'member', '--item-col', 'book', '--rating-col', 'score',
-            '--epochs', '1', '--bs', '512', '--out', tmp_path/'model')
+            '--epochs', '1', '--bs', '512', '--lists', 'none', '--out', tmp_path/'model')
     assert r.returncode == 0, r.stderr
     assert 'ratings 1 to 10' in r.stdout and 'y_range=[-1.25, 11.125]' in r.stdout
     r = run(env, 'collab_recommend', '--model', tmp_path/'model', '--user', '3', '-n', '4', '--json')
@@ -213,7 +245,7 @@ def ratings_csv(path, users, items, n=6000, seed=0):
 def test_text_ids_need_no_flag(env, tmp_path):
     "A CSV of text ids trains as it is; the model then says which kind of ids it has when asked for the other kind"
     data = ratings_csv(tmp_path/'shop.csv', [f'cust-{i}' for i in range(300)], [f'SKU-{i:04d}' for i in range(200)])
-    r = run(env, 'collab_train', '--data', data, '--epochs', '1', '--bs', '256', '--out', tmp_path/'model')
+    r = run(env, 'collab_train', '--data', data, '--epochs', '1', '--bs', '256', '--lists', 'none', '--out', tmp_path/'model')
     assert r.returncode == 0, r.stderr
     assert r.stdout.splitlines()[0] == f'data: {data} (a ratings file: comma-separated, header customer, sku, stars; ids text; user customer, item sku, rating stars)'
     r = run(env, 'collab_recommend', '--model', tmp_path/'model', '--user', 'cust-7', '-n', '2')
@@ -227,10 +259,10 @@ def test_a_folder_in_a_release_format_that_is_not_the_release(env, tmp_path):
     from collab_nbdev.ratings import synthetic_release
     data = synthetic_release(tmp_path/'export', like='ml-1m', n_ratings=30_000)
     (data/'planted.npz').unlink()   # anybody's files now, not a synthetic stand-in
-    r = run(env, 'collab_train', '--data', data, '--epochs', '1', '--bs', '1024', '--out', tmp_path/'model')
+    r = run(env, 'collab_train', '--data', data, '--epochs', '1', '--bs', '1024', '--lists', 'none', '--out', tmp_path/'model')
     assert r.returncode == 0, r.stderr
     assert r.stdout.splitlines()[0] == f'data: {data} (ML-1M format, 30,000 ratings: not the published release)'
-    r = run(env, 'collab_train', '--data', data/'ratings.dat', '--epochs', '1', '--bs', '1024', '--out', tmp_path/'model')
+    r = run(env, 'collab_train', '--data', data/'ratings.dat', '--epochs', '1', '--bs', '1024', '--lists', 'none', '--out', tmp_path/'model')
     assert r.returncode == 0, r.stderr
     assert r.stdout.splitlines()[0].startswith(f"data: {data/'ratings.dat'} (a ratings file: '::'-separated, no header; ids whole numbers;")
 

@@ -35,7 +35,7 @@ def ratings_file(tmp_path_factory):
 
 @pytest.mark.parametrize('recipe', ['book'])   # the sparse path: two machines below, and the small run of bench/nproc_speed.py in 05_scale
 def test_two_processes_match_one(ratings_file, tmp_path, recipe):
-    common = ['--data', str(ratings_file), '--recipe', recipe, '--epochs', '2', '--lr', '0.01', '--seed', '1']
+    common = ['--data', str(ratings_file), '--recipe', recipe, '--epochs', '2', '--lr', '0.01', '--seed', '1', '--lists', 'none']
     two = train(*common, '--bs', '32', '--nproc', '2', '--out', str(tmp_path/'two'))
     assert two.returncode == 0, two.stderr
     assert '2 processes (torch DDP through fastai\'s distrib_ctx, gloo)' in two.stdout
@@ -57,7 +57,7 @@ def free_port() -> int:
 
 def test_two_machines_match_one(ratings_file, tmp_path):
     "Two torchrun nodes on loopback, one process each, joined by a c10d rendezvous as two machines would be: the weights of one process"
-    common = ['--data', str(ratings_file), '--recipe', 'sparse', '--epochs', '2', '--lr', '0.01', '--seed', '1']
+    common = ['--data', str(ratings_file), '--recipe', 'sparse', '--epochs', '2', '--lr', '0.01', '--seed', '1', '--lists', 'none']
     port = free_port()
     def node(out): return subprocess.Popen(
         [sys.executable, '-m', 'torch.distributed.run', '--nnodes', '2', '--nproc-per-node', '1', '--rdzv-backend', 'c10d',

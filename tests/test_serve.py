@@ -27,7 +27,7 @@ def model_dir(tmp_path_factory):
     pd.DataFrame(rows, columns=['user_id', 'item_id', 'stars']).to_csv(tmp/'ratings.csv', index=False)
     titles = [{7: HOSTILE, 8: HOSTILE_IMG}.get(i, f'Film {i:02d} ({1950 + i})') for i in range(1, N_ITEMS + 1)]
     pd.DataFrame({'item_id': range(1, N_ITEMS + 1), 'name': titles}).to_csv(tmp/'titles.csv', index=False)
-    collab_train(['--data', str(tmp/'ratings.csv'), '--titles', str(tmp/'titles.csv'), '--epochs', '3', '--out', str(tmp/'model')])
+    collab_train(['--data', str(tmp/'ratings.csv'), '--titles', str(tmp/'titles.csv'), '--epochs', '3', '--lists', 'none', '--out', str(tmp/'model')])
     return tmp/'model'
 
 
@@ -58,6 +58,24 @@ def call(server, method, path, body=None, headers=None, conn=None):
     conn.request(method, path, data, {'Content-Type': 'application/json', **(headers or {})} if data is not None else headers or {})
     response = conn.getresponse()
     return response.status, json.loads(response.read())
+
+
+def test_a_list_model(model_dir, tmp_path):
+    "A folder as `collab_train` writes it by default: its list model answers with a score, which the page draws where it draws a rating"
+    from fastapi.testclient import TestClient
+    from collab_nbdev.cli import collab_train
+    from collab_nbdev.persist import load_collab
+    from collab_nbdev.serve import serve_app, SCRIPT
+    data = model_dir.parent
+    collab_train(['--data', str(data/'ratings.csv'), '--titles', str(data/'titles.csv'), '--epochs', '1', '--lists', 'ease', '--out', str(tmp_path/'m')])
+    client = TestClient(serve_app(load_collab(tmp_path/'m')), base_url='http://127.0.0.1')
+    health = client.get('/health').json()
+    assert health['model'] == 'EASE' and 'rating' not in health['answers'], health
+    recs = client.get('/api/recommend?user=5&n=3').json()['recommendations']
+    assert len(recs) == 3 and all(list(r) == ['title', 'score'] for r in recs), recs
+    new = client.post('/api/recommend', json={'rated': {'Film 01 (1951)': 5}, 'n': 3}).json()
+    assert len(new['recommendations']) == 3 and 'Film 01 (1951)' not in [r['title'] for r in new['recommendations']], new
+    assert '(r[score] ?? r.score)' in SCRIPT
 
 
 def test_console_script_runs_collab_serve():
