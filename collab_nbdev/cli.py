@@ -26,8 +26,8 @@ from .topn import (EASE_LAMS, EASE_MAX_GB, ease_gb, ease_learner, ranker_learner
 
 # %% auto #0
 __all__ = ['SEP_NAMES', 'RECIPES', 'LISTS', 'UsageError', 'CommandParser', 'cli_parser', 'run_cli', 'data_cli', 'collab_data',
-           'load_data', 'trainable_kinds', 'list_plan', 'train_lists', 'train_cli', 'collab_train', 'recommend_cli',
-           'collab_recommend']
+           'load_data', 'trainable_kinds', 'list_plan', 'train_lists', 'train_cli', 'collab_train', 'load_model',
+           'recommend_cli', 'collab_recommend']
 
 # %% ../nbs/library/08_cli.ipynb #064851e9
 class UsageError(Exception):
@@ -388,8 +388,9 @@ def collab_train(argv:list=None # the options, e.g. `['--epochs', '3']`; by defa
     # script's return value would become its exit status
 
 # %% ../nbs/library/08_cli.ipynb #8481a3d6
-def _load(model:str):
-    "The model folder `--model` names, loaded by `load_collab`, or a `UsageError`"
+def load_model(model:str # the folder `--model` names
+              ):
+    "The model folder `--model` names, loaded and checked by `load_collab`, or a `UsageError` with its error (for `collab_serve` too)"
     if not Path(model).is_dir(): raise UsageError(f"--model {model}: no such folder; train one with `collab_train --out {model}`")
     try: return load_collab(model)
     except (FileNotFoundError, ValueError) as e: raise UsageError(f"--model {model}: {e}") from None
@@ -397,7 +398,7 @@ def _load(model:str):
 def _rating_model(model:str, learn):
     "The model that predicts ratings for the folder `model`: `learn` when it does, else the one `collab_train` saved in `model/rating`, else None"
     if 'rating' in kind_of(learn.model).answers: return learn
-    return _load(str(Path(model)/'rating')) if (Path(model)/'rating'/INFO).exists() else None
+    return load_model(str(Path(model)/'rating')) if (Path(model)/'rating'/INFO).exists() else None
 
 def _with_ratings(table:pd.DataFrame, rating_learn, item_name:str, **ask) -> pd.DataFrame:
     "`table` with the predicted rating of each of its items for the same user, by `rating_learn`; `ask` says who, as `recommend` takes it"
@@ -446,7 +447,7 @@ def recommend_cli(model:str='collab_model', # the folder that `collab_train --ou
     if n < 1: raise UsageError(f"-n must be at least 1, got {n}")
     if min_ratings < 0: raise UsageError(f"--min-ratings must be 0 or more, got {min_ratings}")
     if by not in ('score', 'rating'): raise UsageError(f"--by must be score or rating, got {by!r}")
-    learn = _load(model)
+    learn = load_model(model)
     rating_learn = _rating_model(model, learn)
     if by == 'rating':
         if rating_learn is None: raise UsageError(f"--by rating: {model} holds a list model ({type(learn.model).__name__}) and no rating model, "

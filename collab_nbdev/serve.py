@@ -15,11 +15,11 @@ from .core import *
 from .registry import kind_of
 from .recommend import collab_parts, rated_pairs, recommend, similar_items
 from .persist import load_collab
-from .cli import UsageError, run_cli
+from .cli import UsageError, run_cli, load_model
 
 # %% auto #0
 __all__ = ['MAX_N', 'MAX_BODY', 'MAX_QUERY', 'PAGE', 'SCRIPT', 'PAGE_HEADERS', 'LOOPBACK', 'as_n', 'Catalog', 'records', 'ask',
-           'read_json', 'serve_app', 'load_model', 'listen', 'serve_cli', 'collab_serve']
+           'read_json', 'serve_app', 'listen', 'serve_cli', 'collab_serve']
 
 # %% ../nbs/library/10_serve.ipynb #38a032a2
 MAX_N = 100          # the most items one request may ask for (`collab_serve --max-n`)
@@ -368,14 +368,6 @@ def serve_app(learn, # what `load_collab` returns
         return {'similar_to': item, 'similar': records(ask(lambda: similar_items(learn, item, n)))}
 
     return app
-
-# %% ../nbs/library/10_serve.ipynb #93102130
-def load_model(model:str # the folder `--model` names
-              ):
-    "The model folder `--model` names, loaded and checked by `load_collab`, or a `UsageError` with its error"
-    if not Path(model).is_dir(): raise UsageError(f"--model {model}: no such folder; train one with `collab_train --out {model}`")
-    try: return load_collab(model)
-    except (FileNotFoundError, ValueError) as e: raise UsageError(f"--model {model}: {e}") from None
 
 # %% ../nbs/library/10_serve.ipynb #eaf03dca
 def listen(host:str, # an address of this machine, or a name for one
