@@ -169,6 +169,7 @@ def load_data(data:str, # `auto`, `synthetic`, a release's name, a folder holdin
     except DataError as e: raise UsageError(f"--data {data}: {e.way_out(_option)}") from None
     except (FileNotFoundError, ValueError) as e: raise UsageError(f"--data {data}: {e}") from None
 
+# %% ../nbs/library/08_cli.ipynb #882744fd
 def _shape(ratings:pd.DataFrame) -> str:
     "One line on the shape of `ratings`"
     n_users, n_items = ratings.user.nunique(), ratings.item.nunique()
@@ -186,7 +187,9 @@ def _kinds_help() -> str:
     "The `--model` kinds, one line each, for `collab_train --help`"
     return 'model kinds (--model):\n' + '\n'.join(f"  {k:<22}{MODELS[k].about}" for k in trainable_kinds())
 
+# %% ../nbs/library/08_cli.ipynb #16e6a394
 RECIPES = ('auto', 'book', 'sparse')
+
 LISTS = ('blend', 'ease', 'ranker', 'none')   # `--lists`: the model for top-N lists
 
 def _check_options(model, epochs, lr, wd, n_factors, bs, valid_pct, threads, out, recipe='auto', nproc=1, device=None, lists='blend', implicit=None):
@@ -210,6 +213,7 @@ def _check_options(model, epochs, lr, wd, n_factors, bs, valid_pct, threads, out
         except RuntimeError: raise UsageError(f"--device {device!r}: not a device; give cpu, cuda or cuda:N") from None
         if kind == 'cuda' and not torch.cuda.is_available(): raise UsageError(f"--device {device}: no CUDA device is available here")
 
+# %% ../nbs/library/08_cli.ipynb #de184f57
 def _device(device:str=None):
     "The device to train on: `device`, or fastai's default; one GPU per process when there are several processes"
     if num_distrib() > 1 and (device or str(default_device())).startswith('cuda'): return torch.device('cuda', int(os.environ.get('LOCAL_RANK', 0)))
@@ -278,11 +282,13 @@ def train_cli(data:str='auto', # `auto` (ML-100K, found as `collab_data` finds i
     with contextlib.redirect_stdout(io.StringIO()) if rank_distrib() > 0 else contextlib.nullcontext():  # one process speaks
         return _train(options)
 
+# %% ../nbs/library/08_cli.ipynb #188b95ba
 def _train_worker(**kwargs):
     "`train_cli` in one of the processes `--nproc` starts: a `UsageError` is one line on stderr and exit status 2, as on the command line"
     try: train_cli(**kwargs)
     except UsageError as e: _fail('collab_train', str(e))
 
+# %% ../nbs/library/08_cli.ipynb #4b7efefe
 def _shared_titles(ratings:pd.DataFrame) -> str:
     "A line on the (user, title) pairs rated twice because one title names several items, as 18 do in ML-100K; '' if there are none"
     repeats = int(ratings.duplicated(['user', 'title']).sum())
@@ -291,6 +297,7 @@ def _shared_titles(ratings:pd.DataFrame) -> str:
     return (f"titles as items: {shared:,} title{'s' * (shared != 1)} name more than one item, so {repeats:,} (user, title) pair{'s' * (repeats != 1)} "
             "are rated twice; trained on every row, as the book does")
 
+# %% ../nbs/library/08_cli.ipynb #d3807063
 def _train(o:SimpleNamespace # `train_cli`'s options, by name
           ) -> Path:
     "What `train_cli` does in each process"
@@ -317,6 +324,7 @@ def _train(o:SimpleNamespace # `train_cli`'s options, by name
     if rank_distrib() > 0: return Path(o.out)   # the weights are the same in every process: process 0 saves them
     return _save(o.out, file, rating, _fit_lists(dls, lists, why) if lists else None)
 
+# %% ../nbs/library/08_cli.ipynb #5b9d094e
 def _fit_rating(o:SimpleNamespace, dls:FastCollabDataLoaders, sparse:bool, settings:dict, y_range:tuple, n_ratings:int) -> tuple:
     "The rating model of kind `o.model` trained on `dls` with `fit_one_cycle`, printing an epoch table; and its training settings"
     bs, lr, wd = settings['bs'], settings['lr'], settings['wd']
@@ -351,6 +359,7 @@ def _interactions(ratings:pd.DataFrame, threshold:float) -> pd.DataFrame:
           f"interactions; the other {len(ratings) - len(kept):,} are left out")
     return kept.assign(rating=1.0)
 
+# %% ../nbs/library/08_cli.ipynb #43508984
 def _fit_lists(dls:FastCollabDataLoaders, kind:str, why:str) -> tuple:
     "The list model `kind` trained by `train_lists`, after lines on what it is and how its top 10s do on the ratings held out; and what to record"
     if why: print(f"lists: {why}")
@@ -367,6 +376,7 @@ def _fit_lists(dls:FastCollabDataLoaders, kind:str, why:str) -> tuple:
                    **{f'{k} (held out)': round(float(m[k]), 4) for k in ('nDCG@10', 'P@10')},
                    **{f'{k} (most popular)': round(float(popular[k]), 4) for k in ('nDCG@10', 'P@10')}}
 
+# %% ../nbs/library/08_cli.ipynb #17c4c3ff
 def _save(out:str, file:Path, rating:tuple=None, lists:tuple=None) -> Path:
     "Save the list model in `out` and the rating model in `out/rating`, or the one trained in `out`; each a (learner, training) pair"
     out = Path(out)
@@ -395,6 +405,7 @@ def load_model(model:str # the folder `--model` names
     try: return load_collab(model)
     except (FileNotFoundError, ValueError) as e: raise UsageError(f"--model {model}: {e}") from None
 
+# %% ../nbs/library/08_cli.ipynb #7c2ce333
 def _rating_model(model:str, learn):
     "The model that predicts ratings for the folder `model`: `learn` when it does, else the one `collab_train` saved in `model/rating`, else None"
     if 'rating' in kind_of(learn.model).answers: return learn
@@ -405,6 +416,7 @@ def _with_ratings(table:pd.DataFrame, rating_learn, item_name:str, **ask) -> pd.
     every = recommend(rating_learn, n=len(rating_learn.classes[item_name]), **ask).set_index(item_name).predicted_rating
     return table.assign(predicted_rating=table[item_name].map(every))
 
+# %% ../nbs/library/08_cli.ipynb #98c6dfaa
 def _as_json(query:dict, key:str, table) -> str:
     "`query` and the rows of `table` under `key`, as indented JSON, floats to 4 decimals"
     rows = [{k: round(v, 4) if isinstance(v, float) else v for k, v in r.items()} for r in table.to_dict('records')]
@@ -431,6 +443,7 @@ def _parse_rated(rated:list, items:list) -> dict:
         if not sep or not item: raise UsageError(f"--rated {r!r}: must be ITEM=RATING, e.g. \"Star Wars (1977)=5\"")
     return out
 
+# %% ../nbs/library/08_cli.ipynb #94c6055a
 def recommend_cli(model:str='collab_model', # the folder that `collab_train --out` saved the model in
                   user:str=None, # recommend items to this user id
                   rated:list=None, # instead, a new user's rating, ITEM=RATING, e.g. "Star Wars (1977)=5"; give it once for each rating
