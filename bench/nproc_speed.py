@@ -20,7 +20,7 @@ EPOCH_LINE = re.compile(r' +(\d+) +(\d+\.\d{4}) +(\d+\.\d{4}) +(\d\d):(\d\d)')  
 def run(folder, epochs, bs, nproc, threads, out):
     "Train with `collab_train` once; its wall seconds, the seconds of each epoch and the final valid MSE"
     cmd = ['collab_train', '--data', str(folder), '--recipe', 'sparse', '--epochs', str(epochs), '--bs', str(bs // nproc),
-           '--nproc', str(nproc), '--threads', str(threads), '--out', str(out)]
+           '--nproc', str(nproc), '--threads', str(threads), '--lists', 'none', '--out', str(out)]   # the rating model's training alone
     start = time.perf_counter()
     with tempfile.TemporaryFile() as err, subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err, text=True) as proc:
         # the table's own times are whole seconds: time each line as it arrives instead ('training on ...' is printed just before `fit`)

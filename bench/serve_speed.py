@@ -56,7 +56,7 @@ def synthetic_model(path:Path, n_users:int, n_items:int, n_pairs:int, seed:int=0
 def trained_100k(path:Path) -> Path:
     "The chapter's model trained on the real ML-100K by `collab_train`, into `path` (once)"
     if not (path/'collab.json').is_file():
-        subprocess.run([sys.executable, '-c', 'from collab_nbdev.cli import collab_train; collab_train()', '--out', str(path)],
+        subprocess.run([sys.executable, '-c', 'from collab_nbdev.cli import collab_train; collab_train()', '--lists', 'none', '--out', str(path)],
                        check=True, stdout=subprocess.DEVNULL)
     return path
 

@@ -12,9 +12,9 @@ from fastcore.docments import docments
 from fastcore.script import Param
 from .core import *
 from .files import movielens_path, check_movielens, describe_data
-from .ratings import (RELEASES, DataError, sniff, id_kinds, find_release, is_synthetic, is_download, load_movielens,
-                                  describe_movielens, movielens_release, synthetic_path, synthetic_release, read_ratings, read_titles,
-                                  add_titles, default_y_range)
+from .ratings import (RELEASES, DataError, load_ratings, find_release, is_synthetic, is_download, load_movielens,
+                                  describe_movielens, movielens_release, synthetic_path, synthetic_release,
+                                  default_y_range)
 from .loaders import FastCollabDataLoaders
 from .learner import FastLearner, EpochTable
 from .scale import BOOK_RECIPE, LARGE_RATINGS, LARGE_RECIPE, sparse_learner, distributed, torchrun, num_distrib, rank_distrib
@@ -114,17 +114,11 @@ def _column(col:str):
     return int(col) if col is not None and col.isdigit() else col
 
 def _ratings_file(path:Path, user_col, item_col, rating_col, titles, sep, header, ids, duplicates) -> tuple:
-    "A ratings file's ratings (with `titles`' titles), and the line that says what was found in it"
-    fmt = sniff(path, SEP_NAMES.get(sep, sep), {'auto': None, 'yes': True, 'no': False}[header])
-    clicks = rating_col == 'none' or (rating_col is None and len(fmt.columns) == 2)   # as `read_ratings` reads a file of two columns
-    cols = dict(user=_column(user_col), item=_column(item_col), rating=False if clicks else _column(rating_col))
-    ratings = read_ratings(path, **cols, sep=fmt.sep, header=fmt.header, ids=ids, duplicates=duplicates, progress=_progress(path))
-    if titles:
-        kind = 'int' if pd.api.types.is_integer_dtype(ratings.item) else 'text'  # the titles' ids as the ratings' items came out
-        ratings = add_titles(ratings, read_titles(titles, ids=kind), path, titles)
-    picked = {k: c for k, c in cols.items() if c is not False}
-    names = ', '.join(f"{k} {c}" for k, c in zip(picked, fmt.pick(**picked))) + ('; no rating column: each row one interaction' if clicks else '')
-    return ratings, path, f"data: {path} (a ratings file: {fmt}; {id_kinds(ratings)}; {names})"
+    "A ratings file's ratings (with `titles`' titles), and the line that says what was found in it, by `load_ratings`"
+    columns = dict(user=_column(user_col), item=_column(item_col), rating=False if rating_col == 'none' else _column(rating_col))
+    ratings, what = load_ratings(path, **columns, titles=titles, sep=SEP_NAMES.get(sep, sep), ids=ids, duplicates=duplicates,
+                                 header={'auto': None, 'yes': True, 'no': False}[header], progress=_progress(path))
+    return ratings, path, f"data: {path} ({what})"
 
 def _release(path:Path, name:str=None) -> tuple:
     "The release in the folder `path`, checked as release `name` when one is asked for by name, and the line that says what it is"
@@ -241,7 +235,7 @@ def train_lists(dls:FastCollabDataLoaders, # the rating model's loaders: the lis
     if kind == 'blend': return tuned_blend()(dls)['blend of the two, tuned']
     if kind == 'ease': return tuned({f'lam {lam:g}': partial(ease_learner, lam=lam) for lam in EASE_LAMS})(dls)
     learn = ranker_learner(dls)
-    learn.setting = f"{learn.model.n_factors} factors, its defaults"
+    learn.setting = f"{learn.model.n_factors} factors"
     return learn
 
 # %% ../nbs/library/08_cli.ipynb #a4682550
@@ -322,7 +316,7 @@ def _train(o:SimpleNamespace # `train_cli`'s options, by name
     del ratings   # the loaders hold what training needs
     rating = _fit_rating(o, dls, sparse, settings, y_range, n_ratings) if rates else None
     if rank_distrib() > 0: return Path(o.out)   # the weights are the same in every process: process 0 saves them
-    return _save(o.out, file, rating, _fit_lists(dls, lists, why) if lists else None)
+    with _alone(): return _save(o.out, file, rating, _fit_lists(dls, lists, why) if lists else None)
 
 # %% ../nbs/library/08_cli.ipynb #5b9d094e
 def _fit_rating(o:SimpleNamespace, dls:FastCollabDataLoaders, sparse:bool, settings:dict, y_range:tuple, n_ratings:int) -> tuple:
@@ -330,6 +324,8 @@ def _fit_rating(o:SimpleNamespace, dls:FastCollabDataLoaders, sparse:bool, setti
     bs, lr, wd = settings['bs'], settings['lr'], settings['wd']
     set_seed(o.seed)
     net = MODELS[o.model].build(dls.classes, o.n_factors, y_range=y_range)
+    kind, args = model_spec(net)
+    print(f"model: {kind}({', '.join(f'{k}={v}' for k, v in args.items())})")
     if sparse:
         if not any(isinstance(m, nn.Embedding) for m in net.modules()):
             raise UsageError(f"--model {o.model} keeps its tables in nn.Parameter, which cannot have sparse gradients; use --recipe book")
@@ -337,17 +333,26 @@ def _fit_rating(o:SimpleNamespace, dls:FastCollabDataLoaders, sparse:bool, setti
         why = f"{n_ratings:,} ratings, from {LARGE_RATINGS:,} on" if o.recipe == 'auto' else '--recipe sparse'
         print(f"sparse path ({why}): sparse embeddings and LazyAdam, which update only the rows each batch touches")
     else: learn = FastLearner(dls, net)  # fastai's Learner, with less work per batch
-    kind, args = model_spec(learn.model)
-    print(f"model: {kind}({', '.join(f'{k}={v}' for k, v in args.items())})")
     if num_distrib() > 1:
         print(f"{num_distrib()} processes (torch DDP through fastai's distrib_ctx, {'gloo' if dls.device.type == 'cpu' else 'nccl'}): "
               f"each takes its share of every batch of {bs * num_distrib():,} ratings, bs {bs} per process")
     print(f"training on {dls.device.type}: {o.epochs} epoch{'s' * (o.epochs != 1)} of fit_one_cycle, lr {lr}, wd {wd}, bs {bs}, seed {o.seed}; "
           f"{len(dls.train.dataset):,} ratings to train on, {len(dls.valid.dataset):,} to validate on", flush=True)
-    with learn.no_bar(), learn.no_logging(), distributed(learn): learn.fit_one_cycle(o.epochs, lr, wd=wd, cbs=EpochTable())
+    table = EpochTable()
+    with learn.no_bar(), learn.no_logging(), distributed(learn): learn.fit_one_cycle(o.epochs, lr, wd=wd, cbs=table)
     training = dict(model=o.model, epochs=o.epochs, lr=lr, wd=wd, bs=bs, seed=o.seed, valid_pct=o.valid_pct,
                     valid_mse=float(learn.recorder.values[-1][1]), recipe='sparse' if sparse else 'book', nproc=max(num_distrib(), 1))
     return learn, training
+
+# %% ../nbs/library/08_cli.ipynb #dbbee64b
+@contextlib.contextmanager
+def _alone():
+    "Within it, a process that `torchrun` started trains alone: fastai reads `WORLD_SIZE` to decide whether to gather from the others"
+    world = os.environ.get('WORLD_SIZE')
+    if world is not None: os.environ['WORLD_SIZE'] = '1'
+    try: yield
+    finally:
+        if world is not None: os.environ['WORLD_SIZE'] = world
 
 # %% ../nbs/library/08_cli.ipynb #f6979647
 def _interactions(ratings:pd.DataFrame, threshold:float) -> pd.DataFrame:

@@ -31,6 +31,7 @@ def save_collab(learn, # a trained `Learner`, or what `load_collab` returns
                ) -> Path:
     "Save `learn`'s model without pickle: weights as safetensors; kind, arguments, vocabularies and data checksum as JSON"
     model, users, items, user_name, item_name = collab_parts(learn)
+    rated = rated_pairs(learn)   # before anything is written: a learner without its ratings leaves no half-written folder
     kind, args = model_spec(model)
     data_info = None
     if data is not None:
@@ -41,7 +42,7 @@ def save_collab(learn, # a trained `Learner`, or what `load_collab` returns
     path = Path(path)
     path.mkdir(parents=True, exist_ok=True)
     save_file({k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}, path/WEIGHTS)
-    save_file({'rated': rated_pairs(learn).to(torch.int32).contiguous()}, path/RATED)
+    save_file({'rated': rated.to(torch.int32).contiguous()}, path/RATED)
     (path/INFO).write_text(json.dumps(info, indent=1))
     return path
 

@@ -12,8 +12,8 @@ from .core import *
 __all__ = ['ML100K_GENRES', 'GENRES', 'OCCUPATIONS', 'RELEASES', 'SEPARATORS', 'REAL_STAR_SHARES', 'HALF_STAR_SHARES',
            'MovieLensRelease', 'DataError', 'check_ratings', 'TextFormat', 'sniff', 'read_ratings', 'id_kinds',
            'read_rows', 'synthetic_release', 'is_synthetic', 'load_planted', 'find_release', 'read_release_ratings',
-           'is_download', 'load_movielens', 'describe_movielens', 'read_titles', 'add_titles', 'synthetic_path',
-           'movielens_release', 'default_y_range']
+           'is_download', 'load_movielens', 'describe_movielens', 'read_titles', 'add_titles', 'load_ratings',
+           'synthetic_path', 'movielens_release', 'default_y_range']
 
 # %% ../nbs/library/01_ratings.ipynb #a2c72656
 class MovieLensRelease:
@@ -680,6 +680,25 @@ def add_titles(ratings:pd.DataFrame, # with an `item` column, as `read_ratings` 
               ) -> pd.DataFrame:
     "`ratings` with a `title` column; an error naming the first rated item without a title, or an item with two"
     return _with_titles(ratings, titles, Path(file), 2, Path(titles_file))
+
+# %% ../nbs/library/01_ratings.ipynb #d383a2a0
+def load_ratings(file, # a ratings file: delimited text (any extension) or Parquet
+                 user:str|int=None, item:str|int=None, # the user and item columns, as `read_ratings` takes them
+                 rating:str|int|bool=None, # the rating column; False, or a file of two columns: a log of interactions, each row a rating of 1
+                 titles=None, # a file of item ids and titles (`read_titles`); the ratings then get a `title` column
+                 sep:str=None, header:bool=None, ids:str='auto', duplicates:str='refuse', progress=None # as `read_ratings` takes them
+                ) -> tuple:
+    "The checked ratings of `file` (titled from `titles`), and a few words on what was found in it: format, ids, columns"
+    fmt = sniff(file, sep, header)
+    clicks = rating is False or (rating is None and len(fmt.columns) == 2)
+    cols = dict(user=user, item=item) if clicks else dict(user=user, item=item, rating=rating)
+    ratings = read_ratings(fmt.file, **cols, **({'rating': False} if clicks else {}), sep=fmt.sep, header=fmt.header, ids=ids,
+                           duplicates=duplicates, progress=progress)
+    if titles is not None:
+        kind = 'int' if pd.api.types.is_integer_dtype(ratings.item) else 'text'  # the titles' ids as the ratings' items came out
+        ratings = add_titles(ratings, read_titles(titles, ids=kind), fmt.file, titles)
+    names = ', '.join(f"{k} {c}" for k, c in zip(cols, fmt.pick(**cols)))
+    return ratings, f"a ratings file: {fmt}; {id_kinds(ratings)}; {names}" + ('; no rating column: each row one interaction' if clicks else '')
 
 # %% ../nbs/library/01_ratings.ipynb #52c172bd
 def synthetic_path(release:str='ml-100k' # a key of `RELEASES`

@@ -51,6 +51,14 @@ def test_two_processes_match_one(ratings_file, tmp_path, recipe):
     assert start.abs().max() > 1e-2   # trained: the comparison is not between two untouched initialisations
 
 
+def test_two_processes_then_the_list_model(ratings_file, tmp_path):
+    "After the rating model's training in two processes, process 0 trains the list model with fastai by itself, and saves both"
+    r = train('--data', str(ratings_file), '--epochs', '1', '--bs', '32', '--nproc', '2', '--lists', 'ranker', '--out', str(tmp_path/'m'))
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert 'list model: DotProductRanker (32 factors; its defaults)' in r.stdout and r.stdout.count('list model:') == 1
+    assert (tmp_path/'m'/'collab.json').is_file() and (tmp_path/'m'/'rating'/'collab.json').is_file()
+
+
 def free_port() -> int:
     with socket.socket() as s: s.bind(('127.0.0.1', 0)); return s.getsockname()[1]
 
