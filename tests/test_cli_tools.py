@@ -98,19 +98,6 @@ def test_bad_options(env, tmp_path):
         assert r.stdout == ''   # failed before printing anything
 
 
-@pytest.mark.parametrize('like', ['ml-25m'])   # every release's files are read in 01_ratings; here one, through the command
-def test_train_on_a_release_format(env, tmp_path, like):
-    "collab_train on a folder in a release's exact files, written by the synthetic generator at a small size"
-    from collab_nbdev.ratings import synthetic_release
-    data = synthetic_release(tmp_path/like, like=like, n_ratings=30_000)
-    r = run(env, 'collab_train', '--data', data, '--epochs', '1', '--bs', '2048', '--lists', 'none', '--out', tmp_path/'model')
-    assert r.returncode == 0, r.stderr
-    assert f'MovieLens {like}, SYNTHETIC stand-in, NOT the real data' in r.stdout.splitlines()[0]
-    r = run(env, 'collab_recommend', '--model', tmp_path/'model', '--user', '1', '-n', '3', '--json')
-    assert r.returncode == 0, r.stderr
-    assert all(rec['title'].startswith('Synthetic Movie ') for rec in json.loads(r.stdout)['recommendations'])   # titles, not ids
-
-
 def test_train_on_a_generic_csv_and_recommend_ids(env, tmp_path):
     "A ratings file with its own column names and no titles: recommendations are item ids"
     import numpy as np, pandas as pd

@@ -3,7 +3,7 @@
 #  1. the library, README.md and the notebooks are in sync (nbdev_export, nbdev_clean and tools/make_readme.py change nothing);
 #  2. the real MovieLens 100K can be found (the notebooks check claims about it), else stop with a line that says how to give it;
 #  3. every notebook runs top to bottom (nbdev_test);
-#  4. the pytest suite of the installed package.
+#  4. the pytest suite of the installed package, a test file per core at a time.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 stage_start=$SECONDS
@@ -39,6 +39,7 @@ stage "data check"
 export OMP_NUM_THREADS=1
 nbdev_test
 stage "nbdev_test"
-python -m pytest -q tests
+python -m pytest -q -n auto --dist loadfile tests   # a worker per core (pytest-xdist), each test file in one worker: most tests wait on
+                                                  # the subprocesses they start, so two files at once use the cores better
 stage "pytest"
 echo "[test.sh] all stages: $SECONDS s" >&2
