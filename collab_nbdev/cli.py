@@ -466,7 +466,7 @@ def recommend_cli(model:str='collab_model', # the folder that `collab_train --ou
     if min_ratings < 0: raise UsageError(f"--min-ratings must be 0 or more, got {min_ratings}")
     if by not in ('score', 'rating'): raise UsageError(f"--by must be score or rating, got {by!r}")
     learn = load_model(model)
-    rating_learn = _rating_model(model, learn)
+    rating_learn = _rating_model(model, learn) if by == 'rating' or similar is None else None   # --similar shows no rating: not read
     if by == 'rating':
         if rating_learn is None: raise UsageError(f"--by rating: {model} holds a list model ({type(learn.model).__name__}) and no rating model, "
                                                   "as when it was trained on interactions; leave --by out")

@@ -676,10 +676,11 @@ def read_titles(file, # a delimited text or Parquet file holding item ids and th
 def add_titles(ratings:pd.DataFrame, # with an `item` column, as `read_ratings` returns
                titles:pd.DataFrame, # `item` and `title`, as `read_titles` returns
                file='ratings', # where the ratings came from, for the messages
-               titles_file='titles' # where the titles came from
+               titles_file='titles', # where the titles came from
+               first_line:int=2 # the line of `file` that holds the first rating: 2 after a header, 1 without
               ) -> pd.DataFrame:
     "`ratings` with a `title` column; an error naming the first rated item without a title, or an item with two"
-    return _with_titles(ratings, titles, Path(file), 2, Path(titles_file))
+    return _with_titles(ratings, titles, Path(file), first_line, Path(titles_file))
 
 # %% ../nbs/library/01_ratings.ipynb #d383a2a0
 def load_ratings(file, # a ratings file: delimited text (any extension) or Parquet
@@ -696,7 +697,7 @@ def load_ratings(file, # a ratings file: delimited text (any extension) or Parqu
                            duplicates=duplicates, progress=progress)
     if titles is not None:
         kind = 'int' if pd.api.types.is_integer_dtype(ratings.item) else 'text'  # the titles' ids as the ratings' items came out
-        ratings = add_titles(ratings, read_titles(titles, ids=kind), fmt.file, titles)
+        ratings = add_titles(ratings, read_titles(titles, ids=kind), fmt.file, titles, first_line=2 if fmt.header else 1)
     names = ', '.join(f"{k} {c}" for k, c in zip(cols, fmt.pick(**cols)))
     return ratings, f"a ratings file: {fmt}; {id_kinds(ratings)}; {names}" + ('; no rating column: each row one interaction' if clicks else '')
 

@@ -114,10 +114,10 @@ def fold_in_rated(learn, # a trained `Learner`, or what `load_collab` returns
     model, users, items, user_name, item_name = collab_parts(learn)
     kind_of(model).check('fold_in')
     if not isinstance(rated, dict) or not rated: raise ValueError(f"rated must map {item_name}s to ratings, got {rated!r}")
-    for k, v in rated.items():
+    low, high = getattr(model, 'y_range', None) or (-math.inf, math.inf)
+    for k, v in rated.items():   # checked here too, where the item's name is known, so that the message can name it
         if isinstance(v, bool) or not isinstance(v, numbers.Real) or not math.isfinite(v):
             raise ValueError(f"the rating of {k!r} must be a number, got {v!r}")
-        low, high = getattr(model, 'y_range', None) or (-math.inf, math.inf)
         if not low < v < high: raise ValueError(f"the rating of {k!r}, {v:g}, is outside the model's y_range {tuple(model.y_range)}: "
                                                 "it can never predict it")
     rows = [item_index(items, k, item_name) for k in rated]
