@@ -12,13 +12,13 @@ from fastcore.docments import docments
 from fastcore.script import Param
 from .core import *
 from .files import movielens_path, check_movielens, describe_data
-from .ratings import (RELEASES, DataError, load_ratings, find_release, is_synthetic, is_download, load_movielens,
+from .ratings import (RELEASES, DataError, load_ratings_file, describe_ratings, find_release, is_synthetic, is_download, load_movielens,
                                   describe_movielens, movielens_release, synthetic_path, synthetic_release,
                                   default_y_range)
 from .loaders import FastCollabDataLoaders
 from .learner import FastLearner, EpochTable
 from .scale import BOOK_RECIPE, LARGE_RATINGS, LARGE_RECIPE, sparse_learner, distributed, torchrun, num_distrib, rank_distrib
-from .registry import MODELS, CannotAnswer, model_spec, kind_of
+from .registry import MODELS, CannotAnswer, describe_model, kind_of
 from .recommend import recommend, similar_items, user_index, rated_items
 from .persist import save_collab, load_collab, INFO
 from .topn import (EASE_LAMS, EASE_MAX_GB, ease_gb, ease_learner, ranker_learner, tuned, tuned_blend, topn_metrics,
@@ -114,9 +114,9 @@ def _column(col:str):
     return int(col) if col is not None and col.isdigit() else col
 
 def _ratings_file(path:Path, user_col, item_col, rating_col, titles, sep, header, ids, duplicates) -> tuple:
-    "A ratings file's ratings (with `titles`' titles), and the line that says what was found in it, by `load_ratings`"
+    "A ratings file's ratings (with `titles`' titles), and the line that says what was found in it, by `load_ratings_file`"
     columns = dict(user=_column(user_col), item=_column(item_col), rating=False if rating_col == 'none' else _column(rating_col))
-    ratings, what = load_ratings(path, **columns, titles=titles, sep=SEP_NAMES.get(sep, sep), ids=ids, duplicates=duplicates,
+    ratings, what = load_ratings_file(path, **columns, titles=titles, sep=SEP_NAMES.get(sep, sep), ids=ids, duplicates=duplicates,
                                  header={'auto': None, 'yes': True, 'no': False}[header], progress=_progress(path))
     return ratings, path, f"data: {path} ({what})"
 
@@ -162,15 +162,6 @@ def load_data(data:str, # `auto`, `synthetic`, a release's name, a folder holdin
         return _release(path)
     except DataError as e: raise UsageError(f"--data {data}: {e.way_out(_option)}") from None
     except (FileNotFoundError, ValueError) as e: raise UsageError(f"--data {data}: {e}") from None
-
-# %% ../nbs/library/08_cli.ipynb #882744fd
-def _shape(ratings:pd.DataFrame) -> str:
-    "One line on the shape of `ratings`"
-    n_users, n_items = ratings.user.nunique(), ratings.item.nunique()
-    dense = f"{len(ratings)/(n_users*n_items):.1%} dense"
-    if ratings.rating.nunique() == 1: return f"{n_users:,} users, {n_items:,} items, {len(ratings):,} interactions (every rating {ratings.rating.iloc[0]:g}), {dense}"
-    return (f"{n_users:,} users, {n_items:,} items, {len(ratings):,} ratings, {dense}, "
-            f"ratings {ratings.rating.min():g} to {ratings.rating.max():g}, mean {ratings.rating.mean():.2f}")
 
 # %% ../nbs/library/08_cli.ipynb #527f42e7
 def trainable_kinds() -> list:
@@ -299,7 +290,8 @@ def _train(o:SimpleNamespace # `train_cli`'s options, by name
     ratings, file, line = load_data(o.data, o.user_col, o.item_col, o.rating_col, o.titles, o.sep, o.header, o.ids, o.duplicates)
     print(line)
     if o.implicit is not None: ratings = _interactions(ratings, o.implicit)
-    print(_shape(ratings))
+    print(describe_ratings(ratings))
+    y_range, n_ratings = default_y_range(ratings), len(ratings)
     if 'title' in ratings.columns and (shared := _shared_titles(ratings)): print(shared)
     lists, why = list_plan(o.lists, len(ratings), ratings.item.nunique())
     rates = ratings.rating.nunique() > 1   # ratings that are all the same (a log of interactions) teach a rating model nothing
@@ -312,11 +304,11 @@ def _train(o:SimpleNamespace # `train_cli`'s options, by name
     item_name = 'title' if 'title' in ratings.columns else 'item'  # titles as the items, as the chapter does, when there are titles
     dls = FastCollabDataLoaders.from_df(ratings, item_name=item_name, rating_name='rating', bs=settings['bs'], seed=o.seed, valid_pct=o.valid_pct,
                                         device=_device(o.device), duplicates='keep')  # pairs were checked as the file was read
-    y_range, n_ratings = default_y_range(ratings), len(ratings)
     del ratings   # the loaders hold what training needs
     rating = _fit_rating(o, dls, sparse, settings, y_range, n_ratings) if rates else None
     if rank_distrib() > 0: return Path(o.out)   # the weights are the same in every process: process 0 saves them
-    with _alone(): return _save(o.out, file, rating, _fit_lists(dls, lists, why) if lists else None)
+    with _alone(): fitted_lists = _fit_lists(dls, lists, why) if lists else None
+    return _save(o.out, file, rating, fitted_lists)
 
 # %% ../nbs/library/08_cli.ipynb #5b9d094e
 def _fit_rating(o:SimpleNamespace, dls:FastCollabDataLoaders, sparse:bool, settings:dict, y_range:tuple, n_ratings:int) -> tuple:
@@ -324,8 +316,7 @@ def _fit_rating(o:SimpleNamespace, dls:FastCollabDataLoaders, sparse:bool, setti
     bs, lr, wd = settings['bs'], settings['lr'], settings['wd']
     set_seed(o.seed)
     net = MODELS[o.model].build(dls.classes, o.n_factors, y_range=y_range)
-    kind, args = model_spec(net)
-    print(f"model: {kind}({', '.join(f'{k}={v}' for k, v in args.items())})")
+    print(f"model: {describe_model(net)}")
     if sparse:
         if not any(isinstance(m, nn.Embedding) for m in net.modules()):
             raise UsageError(f"--model {o.model} keeps its tables in nn.Parameter, which cannot have sparse gradients; use --recipe book")

@@ -7,7 +7,7 @@ from __future__ import annotations
 import hashlib
 from .core import *
 from .ratings import (RELEASES, ML100K_GENRES, OCCUPATIONS, movielens_release, synthetic_release, is_synthetic,
-                                  read_release_ratings, read_rows, load_movielens)
+                                  read_release_ratings, read_rows, load_movielens, describe_ratings)
 
 # %% auto #0
 __all__ = ['ML100K_FILES', 'ML100K_LINES', 'SPLITS', 'movielens_path', 'synthetic_movielens', 'check_movielens', 'load_ratings',
@@ -130,7 +130,4 @@ def describe_data(path:Path # a folder holding ML-100K's files, or a synthetic s
             missing = [f for f in ML100K_FILES if f not in checked]
             kind = f"ML-100K, md5 verified: {len(checked)} files" + (f"; missing {', '.join(missing)}" if missing else "")
         except ValueError as e: kind = f'NOT the original ML-100K: {e}'
-    ratings = load_ratings(path)
-    n_users, n_movies = ratings.user.nunique(), ratings.movie.nunique()
-    return (f"data: {path} ({kind})\n{n_users} users, {n_movies} movies, {len(ratings):,} ratings, "
-            f"{len(ratings)/(n_users*n_movies):.1%} dense, mean rating {ratings.rating.mean():.2f}")
+    return f"data: {path} ({kind})\n" + describe_ratings(load_ratings(path).rename(columns={'movie': 'item'}))

@@ -94,9 +94,9 @@ class FastCollabDataLoaders(DataLoaders):
                 duplicates:str='refuse' # 'keep' trains on every row when a (user, item) pair is rated more than once, as fastai does
                ) -> FastCollabDataLoaders:
         "Split `ratings` at random, as `CollabDataLoaders.from_df` does, and build the loaders as `from_dfs` does"
-        names = _names(ratings, user_name, item_name, rating_name)
-        check_ratings(ratings, names, 'ratings', duplicates=duplicates)
         if not 0 < valid_pct < 1: raise ValueError(f"valid_pct must be between 0 and 1 (exclusive), got {valid_pct}")
+        names, bs, val_bs = _names(ratings, user_name, item_name, rating_name), as_count(bs, 'bs'), as_count(ifnone(val_bs, bs), 'val_bs')
+        check_ratings(ratings, names, 'ratings', duplicates=duplicates)   # the data after the options, which are quick to check
         train_idx, valid_idx = random_split(len(ratings), valid_pct, seed)
         return cls._build(ratings.iloc[train_idx.numpy()], ratings.iloc[valid_idx.numpy()], names, seed, path, bs, val_bs, device, drop_last)
 
@@ -108,17 +108,16 @@ class FastCollabDataLoaders(DataLoaders):
                  path='.', bs:int=64, val_bs:int=None, device=None, drop_last:bool=False, duplicates:str='refuse' # as in `from_df`
                 ) -> FastCollabDataLoaders:
         "Encode users and items with vocabularies from `train`, and batch both frames from tensors"
-        names = _names(train, user_name, item_name, rating_name)
+        names, bs, val_bs = _names(train, user_name, item_name, rating_name), as_count(bs, 'bs'), as_count(ifnone(val_bs, bs), 'val_bs')
         check_ratings(train, names, 'train', duplicates=duplicates); check_ratings(valid, names, 'valid', duplicates=duplicates)
         return cls._build(train, valid, names, seed, path, bs, val_bs, device, drop_last)
 
     @classmethod
     def _build(cls, train, valid, names, seed, path, bs, val_bs, device, drop_last) -> FastCollabDataLoaders:
-        "The loaders for two checked frames"
+        "The loaders for two checked frames, with checked batch sizes"
         for n in names[:2]:  # ids of different types never match: every validation row would silently become `#na#`
             if train[n].dtype != valid[n].dtype:
                 raise ValueError(f"column {n!r} holds {train[n].dtype} in train but {valid[n].dtype} in valid; convert one so that ids can match")
-        bs, val_bs = as_count(bs, 'bs'), as_count(ifnone(val_bs, bs), 'val_bs')
         classes = {n: CategoryMap(train[n], sort=True, add_na=True) for n in names[:2]}  # vocab from the training split, `#na#` first
         def tensors(df): return TensorDataset(_encode(df, classes), torch.tensor(df[names[2]].to_numpy(np.float32)[:, None]))
         train_dl = FastCollabDL(tensors(train), bs=bs, shuffle=True, classes=classes, names=names,

@@ -12,8 +12,8 @@ from .core import *
 __all__ = ['ML100K_GENRES', 'GENRES', 'OCCUPATIONS', 'RELEASES', 'SEPARATORS', 'REAL_STAR_SHARES', 'HALF_STAR_SHARES',
            'MovieLensRelease', 'DataError', 'check_ratings', 'TextFormat', 'sniff', 'read_ratings', 'id_kinds',
            'read_rows', 'synthetic_release', 'is_synthetic', 'load_planted', 'find_release', 'read_release_ratings',
-           'is_download', 'load_movielens', 'describe_movielens', 'read_titles', 'add_titles', 'load_ratings',
-           'synthetic_path', 'movielens_release', 'default_y_range']
+           'is_download', 'load_movielens', 'describe_movielens', 'read_titles', 'add_titles', 'load_ratings_file',
+           'describe_ratings', 'synthetic_path', 'movielens_release', 'default_y_range']
 
 # %% ../nbs/library/01_ratings.ipynb #a2c72656
 class MovieLensRelease:
@@ -372,8 +372,11 @@ def read_ratings(file, # a ratings file: delimited text (any extension) or Parqu
                  progress=None # called with the fraction of the file read
                 ) -> pd.DataFrame:
     "A checked DataFrame of `user`, `item`, `rating` (and `timestamp`) from any ratings file"
+    return _read(sniff(file, sep, header), user, item, rating, timestamp, ids, duplicates, progress)
+
+def _read(fmt:TextFormat, user=None, item=None, rating=None, timestamp=None, ids='auto', duplicates='refuse', progress=None) -> pd.DataFrame:
+    "`read_ratings` of a file whose format `sniff` has found"
     if ids not in ('auto', 'int', 'text'): raise ValueError(f"ids must be 'auto', 'int' or 'text', got {ids!r}")
-    fmt = sniff(file, sep, header)
     clicks = rating is False or (rating is None and len(fmt.columns) == 2)   # a file of two columns is a log of interactions
     cols = fmt.pick(user=user, item=item, **({} if clicks else {'rating': rating}), **({} if timestamp is None else {'timestamp': timestamp}))
     kinds = dict(zip(cols, [ids, ids, *([] if clicks else ['float']), 'auto']))
@@ -683,23 +686,32 @@ def add_titles(ratings:pd.DataFrame, # with an `item` column, as `read_ratings` 
     return _with_titles(ratings, titles, Path(file), first_line, Path(titles_file))
 
 # %% ../nbs/library/01_ratings.ipynb #d383a2a0
-def load_ratings(file, # a ratings file: delimited text (any extension) or Parquet
-                 user:str|int=None, item:str|int=None, # the user and item columns, as `read_ratings` takes them
-                 rating:str|int|bool=None, # the rating column; False, or a file of two columns: a log of interactions, each row a rating of 1
-                 titles=None, # a file of item ids and titles (`read_titles`); the ratings then get a `title` column
-                 sep:str=None, header:bool=None, ids:str='auto', duplicates:str='refuse', progress=None # as `read_ratings` takes them
-                ) -> tuple:
+def load_ratings_file(file, # a ratings file: delimited text (any extension) or Parquet
+                      user:str|int=None, item:str|int=None, # the user and item columns, as `read_ratings` takes them
+                      rating:str|int|bool=None, # the rating column; False, or a file of two columns: a log of interactions, each row a rating of 1
+                      titles=None, # a file of item ids and titles (`read_titles`); the ratings then get a `title` column
+                      sep:str=None, header:bool=None, ids:str='auto', duplicates:str='refuse', progress=None # as `read_ratings` takes them
+                     ) -> tuple:
     "The checked ratings of `file` (titled from `titles`), and a few words on what was found in it: format, ids, columns"
     fmt = sniff(file, sep, header)
     clicks = rating is False or (rating is None and len(fmt.columns) == 2)
     cols = dict(user=user, item=item) if clicks else dict(user=user, item=item, rating=rating)
-    ratings = read_ratings(fmt.file, **cols, **({'rating': False} if clicks else {}), sep=fmt.sep, header=fmt.header, ids=ids,
-                           duplicates=duplicates, progress=progress)
+    ratings = _read(fmt, **cols, **({'rating': False} if clicks else {}), ids=ids, duplicates=duplicates, progress=progress)  # sniffed once
     if titles is not None:
         kind = 'int' if pd.api.types.is_integer_dtype(ratings.item) else 'text'  # the titles' ids as the ratings' items came out
         ratings = add_titles(ratings, read_titles(titles, ids=kind), fmt.file, titles, first_line=2 if fmt.header else 1)
     names = ', '.join(f"{k} {c}" for k, c in zip(cols, fmt.pick(**cols)))
     return ratings, f"a ratings file: {fmt}; {id_kinds(ratings)}; {names}" + ('; no rating column: each row one interaction' if clicks else '')
+
+# %% ../nbs/library/01_ratings.ipynb #3fd20f53
+def describe_ratings(ratings:pd.DataFrame # with `user`, `item` and `rating` columns, as `read_ratings` returns
+                    ) -> str:
+    "One line on `ratings`: users, items, ratings, the share of (user, item) pairs rated, and the ratings' range and mean"
+    n_users, n_items = ratings.user.nunique(), ratings.item.nunique()
+    dense = f"{len(ratings)/(n_users*n_items):.1%} dense"
+    if ratings.rating.nunique() == 1: return f"{n_users:,} users, {n_items:,} items, {len(ratings):,} interactions (every rating {ratings.rating.iloc[0]:g}), {dense}"
+    return (f"{n_users:,} users, {n_items:,} items, {len(ratings):,} ratings, {dense}, "
+            f"ratings {ratings.rating.min():g} to {ratings.rating.max():g}, mean {ratings.rating.mean():.2f}")
 
 # %% ../nbs/library/01_ratings.ipynb #52c172bd
 def synthetic_path(release:str='ml-100k' # a key of `RELEASES`

@@ -12,8 +12,8 @@ from .deep import CollabNN
 # %% auto #0
 __all__ = ['QUESTIONS', 'ROLES', 'MODELS', 'DotProductClasses', 'rating_to_class', 'expected_rating', 'likeliest_rating',
            'CannotAnswer', 'ModelKind', 'register', 'kind_of', 'collab_params', 'collab_tables', 'table_args',
-           'table_rows', 'dot_user_scores', 'model_spec', 'build_model', 'DotProduct', 'DotProductBias',
-           'DotProductBiasParams', 'create_params', 'CollabNN']
+           'table_rows', 'dot_user_scores', 'model_spec', 'build_model', 'describe_model', 'DotProduct',
+           'DotProductBias', 'DotProductBiasParams', 'create_params', 'CollabNN']
 
 # %% ../nbs/library/03a_registry.ipynb #39992904
 _all_ = ['DotProduct', 'DotProductBias', 'DotProductBiasParams', 'create_params', 'CollabNN']   # the chapter's models, with `from_classes`
@@ -288,3 +288,10 @@ def build_model(kind:str, # a key of `MODELS`, e.g. 'DotProductBias'
         with torch.device(device) if device is not None else contextlib.nullcontext(): return MODELS[kind].cls(**args)
     except (TypeError, ValueError, KeyError, IndexError, RuntimeError) as e:
         raise ValueError(f"cannot build a {kind} from {args}: {e}") from None
+
+# %% ../nbs/library/03a_registry.ipynb #80b701ed
+def describe_model(model:nn.Module # a model of a registered kind
+                  ) -> str:
+    "The model as the call that builds it again, from `model_spec`: its kind and its constructor's arguments"
+    kind, args = model_spec(model)
+    return f"{kind}({', '.join(f'{k}={v!r}' for k, v in args.items())})"

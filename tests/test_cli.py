@@ -10,7 +10,7 @@ def run(*args):
 def test_collab_data_real(real_path):
     r = run('--path', str(real_path))
     assert r.returncode == 0, r.stderr
-    assert 'ML-100K, md5 verified' in r.stdout and '943 users, 1682 movies, 100,000 ratings, 6.3% dense' in r.stdout
+    assert 'ML-100K, md5 verified' in r.stdout and '943 users, 1,682 items, 100,000 ratings, 6.3% dense' in r.stdout
 
 
 def test_collab_data_synthetic(synthetic_path):
