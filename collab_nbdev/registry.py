@@ -156,17 +156,18 @@ def build(self:ModelKind, classes:dict, # the user and item vocabularies, `dls.c
 
 # %% ../nbs/library/03a_registry.ipynb #f825b99b
 MODELS = {}   # kind name -> `ModelKind`, in the order they were registered
+_KINDS = {}   # class -> its `ModelKind`, which `kind_of` reads
 
 def register(kind:ModelKind) -> ModelKind:
     "Add `kind` to `MODELS`, under its class's name"
-    MODELS[kind.name] = kind
+    MODELS[kind.name] = _KINDS[kind.cls] = kind
     return kind
 
 # %% ../nbs/library/03a_registry.ipynb #4af220b9
 def kind_of(model:nn.Module) -> ModelKind:
     "The registry's entry for `model`'s class, or a `TypeError` listing the kinds there are"
-    kind = MODELS.get(type(model).__name__)
-    if kind is None or kind.cls is not type(model):
+    kind = _KINDS.get(type(model))
+    if kind is None or kind.name not in MODELS:
         raise TypeError(f"{type(model).__name__} is not a registered model kind; the kinds are {', '.join(MODELS)}"
                         " (add one with `register`)")
     return kind
