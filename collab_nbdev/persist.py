@@ -122,11 +122,11 @@ def load_collab(path # a folder written by `save_collab`
     info = _read_info(path/INFO)
     _import_kind(info, path/INFO)
     (user_name, users), (item_name, items) = info['classes'].items()
-    try: shapes = build_model(info['kind'], info['args'], rows=(len(users), len(items)), device='meta')   # shapes, no memory
+    try: shapes = build_model(info['kind'], info['args'], rows=(len(users), len(items)), device='meta', module=info.get('module'))  # no memory
     except ValueError as e: raise ValueError(f"{path/INFO}: {e}") from None
     weights = _read_tensors(path/WEIGHTS)
     _check_weights(weights, shapes, path/WEIGHTS, path/INFO)   # so a description edited by hand cannot make it allocate a huge model
-    model = build_model(info['kind'], info['args'])
+    model = build_model(info['kind'], info['args'], module=info.get('module'))
     model.load_state_dict(weights)
     rated = _read_tensors(path/RATED).get('rated')
     if rated is None or rated.ndim != 2 or rated.shape[1] != 2 or rated.is_floating_point():

@@ -372,11 +372,15 @@ def read_ratings(file, # a ratings file: delimited text (any extension) or Parqu
                  progress=None # called with the fraction of the file read
                 ) -> pd.DataFrame:
     "A checked DataFrame of `user`, `item`, `rating` (and `timestamp`) from any ratings file"
+    _check_ids(ids)
     return _read(sniff(file, sep, header), user, item, rating, timestamp, ids, duplicates, progress)
+
+def _check_ids(ids:str):
+    "Raise if `ids` is not one of `read_ratings`' choices: checked before the file is opened"
+    if ids not in ('auto', 'int', 'text'): raise ValueError(f"ids must be 'auto', 'int' or 'text', got {ids!r}")
 
 def _read(fmt:TextFormat, user=None, item=None, rating=None, timestamp=None, ids='auto', duplicates='refuse', progress=None) -> pd.DataFrame:
     "`read_ratings` of a file whose format `sniff` has found"
-    if ids not in ('auto', 'int', 'text'): raise ValueError(f"ids must be 'auto', 'int' or 'text', got {ids!r}")
     clicks = rating is False or (rating is None and len(fmt.columns) == 2)   # a file of two columns is a log of interactions
     cols = fmt.pick(user=user, item=item, **({} if clicks else {'rating': rating}), **({} if timestamp is None else {'timestamp': timestamp}))
     kinds = dict(zip(cols, [ids, ids, *([] if clicks else ['float']), 'auto']))
@@ -693,6 +697,7 @@ def load_ratings_file(file, # a ratings file: delimited text (any extension) or 
                       sep:str=None, header:bool=None, ids:str='auto', duplicates:str='refuse', progress=None # as `read_ratings` takes them
                      ) -> tuple:
     "The checked ratings of `file` (titled from `titles`), and a few words on what was found in it: format, ids, columns"
+    _check_ids(ids)
     fmt = sniff(file, sep, header)
     clicks = rating is False or (rating is None and len(fmt.columns) == 2)
     cols = dict(user=user, item=item) if clicks else dict(user=user, item=item, rating=rating)
@@ -707,10 +712,12 @@ def load_ratings_file(file, # a ratings file: delimited text (any extension) or 
 def describe_ratings(ratings:pd.DataFrame # with `user`, `item` and `rating` columns, as `read_ratings` returns
                     ) -> str:
     "One line on `ratings`: users, items, ratings, the share of (user, item) pairs rated, and the ratings' range and mean"
+    def count(n, noun): return f"{n:,} {noun}{'s' * (n != 1)}"
     n_users, n_items = ratings.user.nunique(), ratings.item.nunique()
+    sizes = f"{count(n_users, 'user')}, {count(n_items, 'item')}"
     dense = f"{len(ratings)/(n_users*n_items):.1%} dense"
-    if ratings.rating.nunique() == 1: return f"{n_users:,} users, {n_items:,} items, {len(ratings):,} interactions (every rating {ratings.rating.iloc[0]:g}), {dense}"
-    return (f"{n_users:,} users, {n_items:,} items, {len(ratings):,} ratings, {dense}, "
+    if ratings.rating.nunique() == 1: return f"{sizes}, {count(len(ratings), 'interaction')} (every rating {ratings.rating.iloc[0]:g}), {dense}"
+    return (f"{sizes}, {count(len(ratings), 'rating')}, {dense}, "
             f"ratings {ratings.rating.min():g} to {ratings.rating.max():g}, mean {ratings.rating.mean():.2f}")
 
 # %% ../nbs/library/01_ratings.ipynb #52c172bd

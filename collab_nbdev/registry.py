@@ -275,10 +275,17 @@ def model_spec(model:nn.Module # a model of a registered kind
     return kind.name, {k: _plain(v) for k, v in kind.args(model).items()}
 
 # %% ../nbs/library/03a_registry.ipynb #f8b659b5
+def _class_of(kind:str, module:str=None) -> type:
+    "The class registered as `kind`; where classes of several modules have had that name, the one from `module`"
+    cls = MODELS[kind].cls
+    if module is None or cls.__module__ == module: return cls
+    return next((c for c in _KINDS if c.__name__ == kind and c.__module__ == module), cls)
+
 def build_model(kind:str, # a key of `MODELS`, e.g. 'DotProductBias'
                 args:dict, # the constructor's arguments, as `model_spec` returns them
                 rows:tuple=None, # (users, items): the vocabularies' sizes, which the tables must have
-                device=None # e.g. 'meta': PyTorch's device of shapes without memory, to check a description before building it
+                device=None, # e.g. 'meta': PyTorch's device of shapes without memory, to check a description before building it
+                module:str=None # the module of the model's class, as `save_collab` records it: which class, where two have had the name
                ) -> nn.Module:
     "A fresh model of `kind` built from `args`, or a `ValueError` that says why it cannot be built"
     if kind not in MODELS: raise ValueError(f"unknown model kind {kind!r}; the kinds are {', '.join(MODELS)}")
@@ -286,7 +293,7 @@ def build_model(kind:str, # a key of `MODELS`, e.g. 'DotProductBias'
     try:
         if rows is not None and tuple(MODELS[kind].rows(args)) != tuple(rows):
             raise ValueError(f"its tables would have {MODELS[kind].rows(args)} rows, the vocabularies have {tuple(rows)}")
-        with torch.device(device) if device is not None else contextlib.nullcontext(): return MODELS[kind].cls(**args)
+        with torch.device(device) if device is not None else contextlib.nullcontext(): return _class_of(kind, module)(**args)
     except (TypeError, ValueError, KeyError, IndexError, RuntimeError) as e:
         raise ValueError(f"cannot build a {kind} from {args}: {e}") from None
 
