@@ -11,7 +11,7 @@ from json import dumps
 from fastcore.docments import docments
 from fastcore.script import Param
 from .core import *
-from .files import movielens_path, check_movielens, describe_data
+from .files import movielens_path, check_movielens, describe_data, describe_folder
 from .ratings import (RELEASES, DataError, load_ratings_file, describe_ratings, find_release, is_synthetic, is_download, load_movielens,
                                   describe_movielens, movielens_release, synthetic_path, synthetic_release,
                                   default_y_range)
@@ -132,7 +132,7 @@ def _release(path:Path, name:str=None) -> tuple:
             way = (f"delete {path} and ask for ml-100k again to download it anew" if is_download(path, 'ml-100k')
                    else f"give --data {path} to read it as it is")
             raise ValueError(f"{e}; {way}") from None
-    return load_movielens(path, release=name), path/'u.data', describe_data(path).splitlines()[0]
+    return load_movielens(path, release=name), path/'u.data', describe_folder(path)
 
 # %% ../nbs/library/08_cli.ipynb #d2126639
 def load_data(data:str, # `auto`, `synthetic`, a release's name, a folder holding a release, or a ratings file
@@ -293,7 +293,7 @@ def _train(o:SimpleNamespace # `train_cli`'s options, by name
     print(describe_ratings(ratings))
     y_range, n_ratings = default_y_range(ratings), len(ratings)
     if 'title' in ratings.columns and (shared := _shared_titles(ratings)): print(shared)
-    lists, why = list_plan(o.lists, len(ratings), ratings.item.nunique())
+    lists, why = list_plan(o.lists, n_ratings, ratings.item.nunique())
     rates = ratings.rating.nunique() > 1   # ratings that are all the same (a log of interactions) teach a rating model nothing
     if not rates:
         if lists is None: raise UsageError(f"--lists none: every rating is {ratings.rating.iloc[0]:g}, which leaves a rating model nothing to learn; "

@@ -11,7 +11,7 @@ from .ratings import (RELEASES, ML100K_GENRES, OCCUPATIONS, movielens_release, s
 
 # %% auto #0
 __all__ = ['ML100K_FILES', 'ML100K_LINES', 'SPLITS', 'movielens_path', 'synthetic_movielens', 'check_movielens', 'load_ratings',
-           'load_movies', 'load_users', 'load_titled_ratings', 'describe_data']
+           'load_movies', 'load_users', 'load_titled_ratings', 'describe_folder', 'describe_data']
 
 # %% ../nbs/library/02_files.ipynb #eb4f15b0
 def movielens_path(path=None, # a folder holding ML-100K's files; takes precedence over everything else
@@ -120,9 +120,9 @@ def load_titled_ratings(path=None # a folder holding ML-100K; found with `moviel
     return load_movielens(movielens_path(path)).rename(columns={'item': 'movie'}).astype({'title': str})
 
 # %% ../nbs/library/02_files.ipynb #c9e0411b
-def describe_data(path:Path # a folder holding ML-100K's files, or a synthetic stand-in
-                 ) -> str:
-    "Say what `path` holds: the original ML-100K, a synthetic stand-in, or an altered copy, with its shape"
+def describe_folder(path:Path # a folder holding ML-100K's files, or a synthetic stand-in
+                   ) -> str:
+    "Say in a line what `path` holds: the original ML-100K, a synthetic stand-in, or an altered copy"
     if is_synthetic(path): kind = 'synthetic stand-in, NOT the real data'
     else:
         try:
@@ -130,4 +130,10 @@ def describe_data(path:Path # a folder holding ML-100K's files, or a synthetic s
             missing = [f for f in ML100K_FILES if f not in checked]
             kind = f"ML-100K, md5 verified: {len(checked)} files" + (f"; missing {', '.join(missing)}" if missing else "")
         except ValueError as e: kind = f'NOT the original ML-100K: {e}'
-    return f"data: {path} ({kind})\n" + describe_ratings(load_ratings(path).rename(columns={'movie': 'item'}))
+    return f"data: {path} ({kind})"
+
+# %% ../nbs/library/02_files.ipynb #ff00868c
+def describe_data(path:Path # a folder holding ML-100K's files, or a synthetic stand-in
+                 ) -> str:
+    "Say what `path` holds, as `describe_folder` does, and on a second line its ratings' shape"
+    return describe_folder(path) + '\n' + describe_ratings(load_ratings(path).rename(columns={'movie': 'item'}))
