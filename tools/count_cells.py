@@ -14,7 +14,7 @@ import nbformat
 
 CHAPTER = Path(__file__).resolve().parent.parent/'nbs'/'chapter'
 # The book's code cells in each section of chapter 8 (fastbook's 08_collab.ipynb), by the notebook that follows it
-BOOK = {'01_data': 7, '02_latent_factors': 8, '03_from_scratch': 19, '04_interpretation': 8, '05_bootstrapping': 0, '06_deep': 6}
+BOOK = {'01_data': 7, '02_latent_factors': 8, '03_from_scratch': 22, '04_fastai_collab': 5, '05_bootstrapping': 0, '06_deep': 6}
 
 def directives(src:str) -> list:
     "The cell's `#|` directive lines, without spaces: '#|hide', '#|export', ..."
