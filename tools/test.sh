@@ -3,7 +3,7 @@
 #  1. the library, README.md and the notebooks are in sync (nbdev_export, nbdev_clean and tools/make_readme.py change nothing);
 #  2. the real MovieLens 100K can be found (the notebooks check claims about it), else stop with a line that says how to give it;
 #  3. every notebook runs top to bottom (nbdev_test);
-#  4. the pytest suite of the installed package, a test file per core at a time, beside nbdev_test.
+#  4. the pytest suite of the installed package, a test file per core at a time.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 stage_start=$SECONDS
@@ -37,20 +37,9 @@ stage "data check"
 # One torch thread per process: nbdev_test runs two notebooks at once on this 2-core machine, and batches of 64 ratings are far
 # too small to gain from a second thread (measured in nbs/library/04_learner.ipynb, "One thread").
 export OMP_NUM_THREADS=1
-# pytest runs beside nbdev_test, not after it: alone, its tests kept the 2 cores busy three quarters of the time (219 CPU-seconds in
-# 147 s), waiting the rest for a server, a browser or a rendezvous of processes, and the notebooks fill those gaps. Its report is kept
-# in a file and shown when nbdev_test is done.
-pytest_log=$(mktemp)
-(start=$SECONDS; status=0
- python -m pytest -q -n auto --dist loadfile tests > "$pytest_log" 2>&1 || status=$?   # a worker per core (pytest-xdist), a file each
- echo "[test.sh] pytest (beside nbdev_test): $((SECONDS - start)) s" >> "$pytest_log"; exit $status) &
-pytest_pid=$!
-kill_tree() { local child; for child in $(pgrep -P "$1" 2>/dev/null); do kill_tree "$child"; done; kill "$1" 2>/dev/null || true; }
-trap 'kill_tree $pytest_pid' EXIT   # when nbdev_test fails, the run ends, pytest and the processes it started with it
 nbdev_test
 stage "nbdev_test"
-pytest_status=0; wait $pytest_pid || pytest_status=$?
-cat "$pytest_log"; rm -f "$pytest_log"
-[ $pytest_status -eq 0 ] || exit $pytest_status
-stage "pytest, after nbdev_test"
+python -m pytest -q -n auto --dist loadfile tests   # a worker per core (pytest-xdist), each test file in one worker: most tests wait on
+                                                  # the subprocesses they start, so two files at once use the cores better
+stage "pytest"
 echo "[test.sh] all stages: $SECONDS s" >&2
