@@ -13,11 +13,6 @@ def test_collab_data_real(real_path):
     assert 'ML-100K, md5 verified' in r.stdout and '943 users, 1,682 items, 100,000 ratings, 6.3% dense' in r.stdout
 
 
-def test_collab_data_synthetic(synthetic_path):
-    r = run('--path', str(synthetic_path))
-    assert r.returncode == 0 and 'synthetic stand-in, NOT the real data' in r.stdout
-
-
 def test_collab_data_bad_folder(tmp_path):
     r = run('--path', str(tmp_path))
     assert r.returncode == 2
