@@ -114,16 +114,6 @@ def test_train_on_a_generic_csv_and_recommend_ids(env, tmp_path):
     assert answer['rated'] == {'5': 9.0, '7': 2.0} and all(isinstance(rec['item'], int) for rec in answer['recommendations'])
 
 
-@pytest.mark.parametrize('content, text', [
-    ('u,i,r\n1,2,4\n1,2,5\n', "lines 2 and 3: u 1 rated i 2 twice (in all, 1 row repeats a pair); a model takes one rating per pair: "
-                              "combine them first (e.g. their mean, or the latest); give --duplicates keep to train on every row"),
-    ('u,i,r\n1,2,4\n1,3,inf\n', 'line 3: r inf is not a finite number')])   # every broken file the reader refuses: 01_ratings's table
-def test_bad_ratings_files(env, tmp_path, content, text):
-    (tmp_path/'r.csv').write_text(content)
-    line = one_line_error(run(env, 'collab_train', '--data', tmp_path/'r.csv'), 'collab_train')
-    assert str(tmp_path/'r.csv') in line and text in line, line
-
-
 def test_a_release_asked_for_by_name_is_checked(env, tmp_path):
     "`--data ml-1m` means the published release: fastai's copy of it that is not is refused, with the way to download it again"
     from collab_nbdev.ratings import synthetic_release
