@@ -1,5 +1,5 @@
 "The command-line tools, run as a user runs them: in a subprocess"
-import subprocess, sys
+import subprocess
 from pathlib import Path
 
 
