@@ -106,7 +106,6 @@ def evaluate_folds(make_learner, # `make_learner(dls)` builds and trains a `Lear
                   ) -> pd.DataFrame:
     "Train on each fold's `.base`, test on its `.test`: RMSE, MAE, fit and predict seconds per fold, seed and model"
     makers = make_learner if isinstance(make_learner, dict) else {getattr(make_learner, '__name__', 'model'): make_learner}
-    # a function given under two names (one setting picked twice) trains once per fold and seed: both rows get its fit, and its time
     if isinstance(folds, str): folds = (folds,)
     unknown = [f for f in folds if f not in SPLITS]
     if unknown: raise ValueError(f"unknown fold {unknown[0]!r}: the canonical ML-100K folds are {', '.join(SPLITS)}")
@@ -116,13 +115,13 @@ def evaluate_folds(make_learner, # `make_learner(dls)` builds and trains a `Lear
         dls = FastCollabDataLoaders.from_dfs(base, test, 'user', 'movie', 'rating', bs=bs)
         unseen, fallback = _unseen_fallback(dls)
         for seed in seeds:
-            trained = {}   # id of each function -> what it returned, and its seconds
+            trained = {}   # function -> what it returned, and its seconds: one given under two names (a setting picked twice) trains once
             for name, make in makers.items():
-                if id(make) not in trained:
+                if make not in trained:
                     set_seed(seed); dls.train.rng.seed(seed)
                     start = time.perf_counter()
-                    trained[id(make)] = make(dls), time.perf_counter() - start
-                res, seconds = trained[id(make)]
+                    trained[make] = make(dls), time.perf_counter() - start
+                res, seconds = trained[make]
                 for model, learn in (res.items() if isinstance(res, dict) else [(name, res)]):
                     if not isinstance(learn, Learner):
                         raise TypeError(f"make_learner for {model!r} returned a {type(learn).__name__}, not a fastai Learner")
